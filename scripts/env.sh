@@ -1,0 +1,39 @@
+# Sourced by run_all.sh and run_tests.sh: creates the Python environment when missing (or when pyproject.toml
+# changed since it was made), activates it, and resolves the data source.
+#
+#   THESIS_VENV      where the virtual environment lives (default: .venv in the repository)
+#   THESIS_DATA_DIR  offline data mirror; when unset and a mirror sits beside the checkout (../shared/data),
+#                    that one is used; otherwise data are downloaded from the original publishers.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${THESIS_VENV:-$ROOT/.venv}"
+STAMP="$VENV/.pyproject.sha256"
+want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
+  PY="${PYTHON:-python3.11}"
+  command -v "$PY" >/dev/null 2>&1 || PY=python3
+  "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null || {
+    echo "error: Python 3.11 is required (found $($PY --version 2>&1)); set PYTHON=/path/to/python3.11" >&2; exit 1; }
+  echo ">>> setting up the environment in $VENV (first run: installs PyTorch, a few minutes)"
+  "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]"
+  echo "$want" > "$STAMP"
+fi
+# shellcheck disable=SC1091
+source "$VENV/bin/activate"
+
+if [ -z "${THESIS_DATA_DIR:-}" ] && [ -d "$ROOT/../shared/data" ]; then
+  export THESIS_DATA_DIR="$ROOT/../shared/data"
+fi
+if [ -n "${THESIS_DATA_DIR:-}" ]; then
+  # absolute, because notebooks run with their own working directory
+  THESIS_DATA_DIR="$(cd "$THESIS_DATA_DIR" 2>/dev/null && pwd)" || {
+    echo "error: THESIS_DATA_DIR does not exist; point it at the data mirror or unset it to download" >&2; exit 1; }
+  export THESIS_DATA_DIR
+  echo ">>> data: offline mirror THESIS_DATA_DIR=$THESIS_DATA_DIR"
+else
+  echo ">>> data: downloaded from the original publishers into ${THESIS_CACHE_DIR:-~/.cache/thesis_companion}"
+fi
+export MPLBACKEND=Agg

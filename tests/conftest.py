@@ -1,0 +1,34 @@
+"""Shared fixtures. Tests that read real data use the source the environment names (``THESIS_DATA_DIR``, set by
+``./run_tests.sh`` to the offline mirror when one sits beside the checkout); synthetic data appear only in
+unit tests of pure functions."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from thesis_lib.data import registry
+
+
+@pytest.fixture
+def mirror_copy(tmp_path, monkeypatch):
+    """A private copy of the mirror (symlinks, so it is cheap) that a test may damage, selected via
+    THESIS_DATA_DIR. Returns a function ``replace(rel_path) -> Path`` giving a writable real copy of a file."""
+    src = registry.mirror_dir()
+    if src is None:
+        pytest.fail("THESIS_DATA_DIR must point at the data mirror for this test (./run_tests.sh sets it)")
+    dst = tmp_path / "mirror"
+    for f in src.rglob("*"):
+        if f.is_file():
+            (dst / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(f, dst / f.relative_to(src))
+    monkeypatch.setenv(registry.ENV_MIRROR, str(dst))
+
+    def replace(rel: str) -> Path:
+        target = dst / rel
+        target.unlink()
+        shutil.copyfile(src / rel, target)
+        return target
+
+    return replace

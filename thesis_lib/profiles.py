@@ -44,3 +44,68 @@ def output_dirs(results_dir=None, figures_dir=None) -> tuple[Path, Path]:
     (results / "tables").mkdir(parents=True, exist_ok=True)
     figures.mkdir(parents=True, exist_ok=True)
     return results, figures
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What each profile trains. ``full`` is the thesis protocol (section 3.3 for Chapter 3, section 4.3.1 for the
+# mixup chapters); ``quick`` and ``smoke`` shrink model, epochs, seeds and (smoke only) data, and keep the
+# shape of every schedule by scaling the learning-rate milestones with the number of epochs.
+# ---------------------------------------------------------------------------------------------------------------
+
+from dataclasses import dataclass, field  # noqa: E402
+
+
+@dataclass(frozen=True)
+class ProtocolSettings:
+    models: tuple[str, ...]
+    epochs: int
+    milestones: tuple[int, ...]
+    batch_size: int
+    lr: dict = field(default_factory=dict)        # model -> starting learning rate
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    lr_decay: float = 0.1
+    grad_clip: float | None = None
+    augment: bool = False
+    train_subset: int | None = None                # smoke: train on this many images only
+    eval_subset: int | None = None                 # smoke: evaluate CIFAR-10H on this many images only
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    name: str
+    seeds: tuple[int, ...]
+    chapter3: ProtocolSettings
+    mixup: ProtocolSettings
+
+
+def _scaled(epochs: int, full_epochs: int, full_milestones: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(max(1, round(m * epochs / full_epochs)) for m in full_milestones)
+
+
+_CH3_FULL = ProtocolSettings(models=("resnet34a", "resnet50", "vgg11"), epochs=65, milestones=(50, 55),
+                             batch_size=32, lr={"resnet34a": 0.1, "vgg11": 0.1, "resnet50": 0.4},
+                             grad_clip=1.0, augment=True)
+_MIX_FULL = ProtocolSettings(models=("preact_resnet18", "preact_resnet34"), epochs=200, milestones=(100, 150),
+                             batch_size=128, lr={"preact_resnet18": 0.1, "preact_resnet34": 0.1})
+
+SETTINGS: dict[str, ProfileSettings] = {
+    "full": ProfileSettings("full", (0, 1, 2, 3, 4), _CH3_FULL, _MIX_FULL),
+    "quick": ProfileSettings(
+        "quick", (0,),
+        ProtocolSettings(models=("small_cnn",), epochs=6, milestones=_scaled(6, 65, (50, 55)), batch_size=64,
+                         lr={"small_cnn": 0.05}, grad_clip=1.0, augment=True),
+        ProtocolSettings(models=("small_cnn",), epochs=8, milestones=_scaled(8, 200, (100, 150)), batch_size=128,
+                         lr={"small_cnn": 0.05})),
+    "smoke": ProfileSettings(
+        "smoke", (0,),
+        ProtocolSettings(models=("small_cnn",), epochs=1, milestones=(1,), batch_size=64, lr={"small_cnn": 0.05},
+                         grad_clip=1.0, augment=True, train_subset=1000, eval_subset=500),
+        ProtocolSettings(models=("small_cnn",), epochs=1, milestones=(1,), batch_size=128, lr={"small_cnn": 0.05},
+                         train_subset=1000, eval_subset=500)),
+}
+
+
+def settings(profile: str) -> ProfileSettings:
+    check_profile(profile, allow_full_without_gpu=True)
+    return SETTINGS[profile]

@@ -1,0 +1,148 @@
+"""Run one training spec (or a grid of them) through the run cache.
+
+    python -m thesis_lib.run --chapter 3 --label-method T2Clamp --model resnet34a --seed 0 --profile smoke
+
+A cached spec is loaded, not retrained; a finished run is saved atomically before the next starts, so a killed
+grid loses nothing already finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+import thesis_lib
+from thesis_lib import cache, data, metrics
+from thesis_lib.models import get_model
+from thesis_lib.runspec import RunSpec, make_spec
+from thesis_lib.train import TrainConfig, resolve_device, train
+
+
+def versions() -> dict:
+    import scipy
+    import torchattacks
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "scipy": scipy.__version__, "torchattacks": torchattacks.__version__, "thesis_lib": thesis_lib.__version__}
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _run_data(spec: RunSpec):
+    if spec.chapter == 3:
+        from thesis_lib.chapter3 import run_data
+
+        return run_data(spec)
+    raise NotImplementedError(f"chapter {spec.chapter} runs are built by their chapter module, not yet available")
+
+
+def execute(spec: RunSpec, device: str | None = None, progress: bool = False) -> dict:
+    """Train and evaluate ``spec`` (no cache); returns the result record."""
+    dev = resolve_device(device)
+    if spec.profile == "full" and dev.type != "cuda":
+        raise ValueError("profile 'full' is the thesis protocol and needs a CUDA GPU; use profile 'quick' on a CPU")
+    t0 = time.perf_counter()
+    cifar10 = data.load_cifar10_test()
+    if cifar10.provenance.source != spec.images:
+        raise ValueError(f"spec expects {spec.images} images but the data source gives {cifar10.provenance.source}")
+    rd = _run_data(spec)
+    torch.manual_seed(spec.seed)
+    model = get_model(spec.model)
+    cfg = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, momentum=spec.momentum,
+                      weight_decay=spec.weight_decay, milestones=spec.milestones, lr_decay=spec.lr_decay,
+                      grad_clip=spec.grad_clip, augment=spec.augment)
+    curve = train(model, cifar10.images[rd.train_idx], rd.targets, cfg, seed=spec.seed, device=dev,
+                  progress=progress, desc=spec.label())
+    train_seconds = time.perf_counter() - t0
+    results = {}
+    for name, (idx, soft) in rd.eval_sets.items():
+        x = torch.as_tensor(cifar10.images[idx]).permute(0, 3, 1, 2).float().div(255.0)
+        results[name] = metrics.evaluate(model, x, torch.as_tensor(soft, dtype=torch.float32), device=dev,
+                                         eps=spec.fgsm_eps)
+    train_images = sum(len(rd.train_idx) for _ in range(spec.epochs))
+    train_time = sum(c["seconds"] for c in curve)
+    return {
+        "key": spec.key, "spec": spec.as_dict(), "label": spec.label(), "profile": spec.profile,
+        "metrics": results, "curve": curve,
+        "wall_time_s": time.perf_counter() - t0, "train_time_s": train_time, "setup_time_s": train_seconds - train_time,
+        "train_images_per_s": train_images / train_time if train_time > 0 else float("nan"),
+        "n_train": int(len(rd.train_idx)), "device": device_name(dev), "versions": versions(),
+        "image_provenance": cifar10.provenance.as_dict(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def run_spec(spec: RunSpec, device: str | None = None, progress: bool = False, force: bool = False,
+             runs_root=None) -> dict:
+    """The cached result of ``spec``, training it first when it is not cached (or ``force``)."""
+    if not force:
+        hit = cache.load(spec, runs_root)
+        if hit is not None:
+            return hit
+    record = execute(spec, device, progress)
+    cache.save(spec, record, runs_root)
+    return record
+
+
+def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=None) -> list[dict]:
+    """Run every spec (cached ones are only loaded), each saved as soon as it finishes."""
+    specs = list(specs)
+    todo = sum(cache.load(s, runs_root) is None for s in specs)
+    out = []
+    with tqdm(specs, desc=f"runs ({todo} to train, {len(specs) - todo} cached)", disable=not progress) as bar:
+        for spec in bar:
+            bar.set_postfix_str(spec.label())
+            out.append(run_spec(spec, device, progress=False, runs_root=runs_root))
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m thesis_lib.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--chapter", type=int, default=3)
+    p.add_argument("--label-method", required=True)
+    p.add_argument("--model", default=None, help="default: the profile's first model")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile", default="smoke", choices=("full", "quick", "smoke"))
+    p.add_argument("--device", default=None, help="cpu, cuda or auto (default)")
+    p.add_argument("--annotators", type=int, default=None, help="M annotators per image")
+    p.add_argument("--deaggregate", action="store_true")
+    p.add_argument("--gamma", type=float, default=0.1)
+    p.add_argument("--beta", type=float, default=0.0)
+    p.add_argument("--n-soft", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    p.add_argument("--force", action="store_true", help="retrain even when cached")
+    a = p.parse_args(argv)
+    from thesis_lib.chapter3 import check_label_method
+
+    try:
+        if a.chapter == 3:
+            check_label_method(a.label_method)
+        over = {k: v for k, v in dict(annotators=a.annotators, deaggregate=a.deaggregate, gamma=a.gamma,
+                                      beta=a.beta, n_soft=a.n_soft, epochs=a.epochs).items() if v is not None}
+        spec = make_spec(a.chapter, a.label_method, a.model, a.seed, a.profile, **over)
+        record = run_spec(spec, a.device, progress=True, force=a.force)
+    except (ValueError, NotImplementedError, data.DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps({"key": record["key"], "label": record["label"], "metrics": record["metrics"],
+                      "wall_time_s": round(record["wall_time_s"], 1),
+                      "train_images_per_s": round(record["train_images_per_s"], 1), "device": record["device"],
+                      "cache": str(cache.path_for(spec))}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

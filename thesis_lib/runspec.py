@@ -1,0 +1,102 @@
+"""A training run, fully specified: every field that can change a result is here, so an identical
+configuration always hashes to the same key and a changed one never does."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+
+from thesis_lib import profiles
+
+#: Bump when the meaning of a field or the training code changes in a way that alters results.
+CACHE_VERSION = 1
+
+CHAPTER_PROTOCOL = {3: "chapter3", 4: "mixup", 5: "mixup"}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    chapter: int
+    label_method: str
+    model: str
+    seed: int
+    profile: str
+    protocol: str
+    epochs: int
+    batch_size: int
+    lr: float
+    milestones: tuple[int, ...]
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    lr_decay: float = 0.1
+    grad_clip: float | None = None
+    augment: bool = False
+    # label construction (chapter 3 and appendix B)
+    gamma: float = 0.1                 # redistribution factor of the Clamp varieties
+    annotators: int | None = None      # M: annotators per image (None: all)
+    deaggregate: bool = False          # draw one annotator's label per image per batch
+    beta: float = 0.0                  # label smoothing
+    n_soft: int | None = None          # N': train on only this many soft-labelled images (Fig. 3.6)
+    # data and evaluation
+    images: str = "unknown"            # image provenance: official | mirror_reconstruction
+    train_subset: int | None = None
+    eval_subset: int | None = None
+    fgsm_eps: float = 4 / 255
+    # free-form settings of later chapters (mixup policies, losses), as sorted (name, value) pairs
+    extra: tuple = field(default=())
+    cache_version: int = CACHE_VERSION
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["milestones"] = list(self.milestones)
+        d["extra"] = [list(p) for p in self.extra]
+        return d
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+    def label(self) -> str:
+        bits = [self.label_method]
+        if self.annotators:
+            bits.append(f"M={self.annotators}")
+        if self.deaggregate:
+            bits.append("deagg")
+        if self.beta:
+            bits.append(f"beta={self.beta:g}")
+        if self.n_soft:
+            bits.append(f"N'={self.n_soft}")
+        return f"ch{self.chapter} {' '.join(bits)} {self.model} seed={self.seed} [{self.profile}]"
+
+
+def make_spec(chapter: int, label_method: str, model: str | None = None, seed: int = 0, profile: str = "smoke",
+              images: str | None = None, **overrides) -> RunSpec:
+    """A spec with the profile's protocol filled in; ``overrides`` change any field (e.g. ``epochs=2``)."""
+    if chapter not in CHAPTER_PROTOCOL:
+        raise ValueError(f"unknown chapter {chapter!r}; expected one of {sorted(CHAPTER_PROTOCOL)}")
+    protocol = CHAPTER_PROTOCOL[chapter]
+    ps = getattr(profiles.settings(profile), protocol)
+    model = model or ps.models[0]
+    from thesis_lib.models import MODEL_NAMES
+
+    if model not in MODEL_NAMES:
+        raise ValueError(f"unknown model {model!r}; valid names are: {', '.join(MODEL_NAMES)}")
+    if images is None:
+        from thesis_lib.data import load_cifar10_test
+
+        images = load_cifar10_test().provenance.source
+    spec = RunSpec(chapter=chapter, label_method=label_method, model=model, seed=int(seed), profile=profile,
+                   protocol=protocol, epochs=ps.epochs, batch_size=ps.batch_size, lr=ps.lr.get(model, 0.1),
+                   milestones=tuple(ps.milestones), momentum=ps.momentum, weight_decay=ps.weight_decay,
+                   lr_decay=ps.lr_decay, grad_clip=ps.grad_clip, augment=ps.augment, images=images,
+                   train_subset=ps.train_subset, eval_subset=ps.eval_subset)
+    unknown = set(overrides) - set(spec.as_dict())
+    if unknown:
+        raise ValueError(f"unknown RunSpec field(s) {sorted(unknown)}")
+    if "extra" in overrides and isinstance(overrides["extra"], dict):
+        overrides["extra"] = tuple(sorted(overrides["extra"].items()))
+    if "milestones" in overrides:
+        overrides["milestones"] = tuple(overrides["milestones"])
+    return replace(spec, **overrides)

@@ -11,17 +11,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.notebook
-def test_notebook_03_smoke(tmp_path):
+def test_notebook_03_smoke(tmp_path, monkeypatch):
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path / "runs"))
     out = tmp_path / "03.ipynb"
     pm.execute_notebook(str(ROOT / "notebooks" / "03_cifar10s.ipynb"), str(out), cwd=str(ROOT / "notebooks"),
                         parameters={"profile": "smoke", "results_dir": str(tmp_path / "results"),
                                     "figures_dir": str(tmp_path / "figures")}, progress_bar=False)
     figures = {p.name for p in (tmp_path / "figures").iterdir()}
     for name in ("fig_3_2_label_varieties", "fig_3_3_similar_classes", "fig_3_4_cifar10s_vs_cifar10h",
-                 "fig_B_1_highest_wasserstein", "fig_B_2_softening", "fig_B_5_simulator_fit"):
+                 "fig_B_1_highest_wasserstein", "fig_B_2_softening", "fig_B_5_simulator_fit",
+                 "fig_3_5_annotation_cost", "fig_B_3_annotators", "fig_3_6_training_examples"):
         assert f"{name}.png" in figures
-    stats = (tmp_path / "results" / "tables" / "chapter3_data_statistics.csv").read_text()
-    assert "participants (N)" in stats
+    tables = tmp_path / "results" / "tables"
+    assert "participants (N)" in (tables / "chapter3_data_statistics.csv").read_text()
+    for t in ("3_1", "3_2", "3_3", "3_4", "B_1", "B_2", "B_3"):
+        md = (tables / f"table_{t}.md").read_text()
+        assert "Profile: **smoke**" in md and " / " in md, t
+        csv = (tables / f"table_{t}.csv").read_text()
+        assert "thesis_in_ci" in csv and "smoke" in csv, t
+    assert len(list((tmp_path / "runs" / "smoke").glob("*.json"))) >= 30  # every run went through the cache
     executed = json.loads(out.read_text())
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors

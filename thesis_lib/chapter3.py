@@ -10,6 +10,10 @@ Psi unless ``deaggregate``; ``annotators`` keeps M annotators per image (drawn w
 
 Evaluation: the 3,000 held-out images against CIFAR-10H, and the 100 held-out CIFAR-10S images against their
 aggregated T2 Clamp labels (gamma = 0.1, whatever gamma the run trains with).
+
+Validation runs (``validation=True``, for choosing gamma, beta and learning rates as section 3.3 does) hold out
+``VALIDATION_SIZE`` of the hard-labelled training images instead and are evaluated on them only, against their
+CIFAR-10H labels, so no choice ever sees the test images.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from thesis_lib.labels import (DEFAULT_GAMMA, VARIETIES, aggregate, annotator_la
 from thesis_lib.runspec import RunSpec
 from thesis_lib.train import Targets
 
+VALIDATION_SIZE = 500
 LABEL_METHODS = ("hard", "random", "uniform", "label_smoothing", "cifar10h") + VARIETIES
 HUMAN_METHODS = ("cifar10h",) + VARIETIES
 
@@ -61,6 +66,11 @@ def run_data(spec: RunSpec) -> RunData:
     soft_idx = np.setdiff1d(c10s.indices, holdout)
     train_idx = np.setdiff1d(split.train, holdout)
     rng = np.random.default_rng(spec.seed)
+    validation = None
+    if spec.validation:
+        hard_only = np.setdiff1d(train_idx, soft_idx)
+        validation = np.sort(np.random.default_rng(10_000 + spec.seed).choice(hard_only, VALIDATION_SIZE, replace=False))
+        train_idx = np.setdiff1d(train_idx, validation)
     if spec.n_soft is not None:
         if not 0 < spec.n_soft <= len(soft_idx):
             raise ValueError(f"n_soft must lie in 1..{len(soft_idx)}, got {spec.n_soft}")
@@ -86,14 +96,15 @@ def run_data(spec: RunSpec) -> RunData:
             per_all = {int(i): fixed[k][None] for k, i in enumerate(train_idx)}
             per_all.update(per)
             pool, counts = pad_pool(per_all, [int(i) for i in train_idx])
-            targets = Targets(pool=pool, counts=counts)
-            return RunData(train_idx, targets, eval_sets(spec, holdout))
+            return RunData(train_idx, Targets(pool=pool, counts=counts), eval_sets(spec, holdout, validation))
         agg = aggregate(per)
         fixed[rows] = np.stack([agg[int(i)] for i in soft_idx]) if len(rows) else fixed[rows]
-    return RunData(train_idx, Targets(fixed=fixed), eval_sets(spec, holdout))
+    return RunData(train_idx, Targets(fixed=fixed), eval_sets(spec, holdout, validation))
 
 
-def eval_sets(spec: RunSpec, holdout: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def eval_sets(spec: RunSpec, holdout: np.ndarray, validation=None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    if validation is not None:
+        return {"validation": (validation, data.load_cifar10h_probs()[validation])}
     split = data.load_uma_split()
     test = split.test
     if spec.eval_subset is not None and spec.eval_subset < len(test):

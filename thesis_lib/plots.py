@@ -89,3 +89,34 @@ def simulator_fit(sim, elicitations_by_band: dict):
         axes[r, 2].set_title(f"{band}-entropy images: K_p (alternatives left possible)")
     fig.tight_layout()
     return fig
+
+
+SERIES = {"cifar10h": ("CIFAR-10H", THEIRS), "T2Clamp": ("CIFAR-10S (T2, Clamp)", OURS)}
+METRIC_NAMES = {"ce": "CE", "calibration": "Calibration", "fgsm_loss": "FGSM loss"}
+
+
+def metric_curves(points, records: dict, eval_sets=("cifar10h", "cifar10s"), x: str = "x", xlabel: str = "",
+                  log_x: bool = False):
+    """Figs 3.5, B.3 and 3.6: each metric against ``x`` per series, mean with 95 % CI bars over the runs."""
+    from thesis_lib.summary import mean_ci
+
+    fig, axes = plt.subplots(len(eval_sets), 3, figsize=(13, 3.4 * len(eval_sets)), squeeze=False)
+    for r, es in enumerate(eval_sets):
+        for c, (metric, name) in enumerate(METRIC_NAMES.items()):
+            ax = axes[r, c]
+            for series, (label, color) in SERIES.items():
+                pts = sorted((getattr(p, x), p) for p in points if p.series == series)
+                if not pts:
+                    continue
+                stats_ = [mean_ci(records[s.key]["metrics"][es][metric] for s in p.specs) for _, p in pts]
+                xs = [v for v, _ in pts]
+                ys = [m for m, _ in stats_]
+                err = [0 if np.isnan(h) else h for _, h in stats_]
+                ax.errorbar(xs, ys, yerr=err, fmt="o-", color=color, label=label, capsize=3, ms=4)
+            ax.set_title(f"{name} ({'CIFAR-10H' if es == 'cifar10h' else 'CIFAR-10S'} evaluation)", fontsize=9)
+            ax.set_xlabel(xlabel)
+            if log_x:
+                ax.set_xscale("log")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

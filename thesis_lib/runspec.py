@@ -42,6 +42,7 @@ class RunSpec:
     images: str = "unknown"            # image provenance: official | mirror_reconstruction
     train_subset: int | None = None
     eval_subset: int | None = None
+    validation: bool = False           # hold out validation images from training and evaluate on them only
     fgsm_eps: float = 4 / 255
     # free-form settings of later chapters (mixup policies, losses), as sorted (name, value) pairs
     extra: tuple = field(default=())

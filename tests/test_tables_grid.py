@@ -1,0 +1,100 @@
+"""Tables beside the thesis, the Chapter 3 grid and the validation chooser, on hand-made records."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thesis_lib import chapter3_grid, tables
+from thesis_lib.runspec import make_spec
+from thesis_lib.tables import Row
+
+
+def _record(spec, ce, cal=0.2, fgsm=9.0, profile="smoke"):
+    m = {"ce": ce, "calibration": cal, "fgsm_loss": fgsm, "accuracy": 0.5, "n": 100.0}
+    return {"key": spec.key, "profile": profile, "spec": spec.as_dict(), "metrics": {"cifar10h": m, "cifar10s": m},
+            "image_provenance": {"source": spec.images}, "device": "cpu", "wall_time_s": 36.0}
+
+
+def test_summarise_puts_our_interval_beside_the_thesis():
+    specs = tuple(make_spec(3, "T2Clamp", "small_cnn", s, "smoke", images="official", deaggregate=True)
+                  for s in range(3))
+    ces = [1.2, 1.3, 1.4]  # mean 1.3, sd 0.1 -> half-width t(0.975, 2) * 0.1 / sqrt(3) = 0.2484
+    records = {s.key: _record(s, ce) for s, ce in zip(specs, ces)}
+    frame = tables.summarise("3.2", [Row("Ours (T2, Clamp)", specs)], records)
+    ce = frame[(frame.group == "CIFAR-10H") & (frame.metric == "CE")].iloc[0]
+    assert ce.ours == pytest.approx(1.3) and ce.ours_ci == pytest.approx(0.2484, abs=1e-4) and ce.n == 3
+    assert ce.thesis == 1.281 and ce.thesis_ci == 0.06 and ce.difference == pytest.approx(0.019)
+    assert ce.thesis_in_ci is True                       # |1.281 - 1.3| <= 0.248
+    fgsm = frame[(frame.group == "CIFAR-10H") & (frame.metric == "FGSM Loss")].iloc[0]
+    assert fgsm.thesis == 8.406 and fgsm.thesis_in_ci is False   # 9.0 with zero spread misses 8.406
+    assert set(frame.metric) == {"CE", "Calibration", "FGSM Loss", "Accuracy"}
+    acc = frame[frame.metric == "Accuracy"].iloc[0]
+    assert math.isnan(acc.thesis) and acc.thesis_in_ci is None
+
+
+def test_single_seed_has_no_interval_and_writes_csv_and_markdown(tmp_path):
+    spec = make_spec(3, "hard", "small_cnn", 0, "smoke", images="mirror_reconstruction")
+    records = {spec.key: _record(spec, 2.0)}
+    frame = tables.summarise("3.1", [Row("Hard Labels", (spec,))], records)
+    assert frame.ours_ci.isna().all() and frame.thesis_in_ci.isna().all()
+    path = tables.write("3.1", frame, list(records.values()), tmp_path)
+    csv = pd.read_csv(path)
+    assert set(csv.profile) == {"smoke"} and set(csv.images) == {"mirror_reconstruction"}
+    md = (tmp_path / "table_3_1.md").read_text()
+    assert "Profile: **smoke**" in md and "mirror_reconstruction" in md and "2.000 / 2.026 ± 0.18" in md
+
+
+def test_chapter3_grid_shapes_and_sharing():
+    full = chapter3_grid.build("full", images="official")
+    assert {s.model for r in full.tables["3.1"] for s in r.specs} == {"resnet34a", "resnet50", "vgg11"}
+    assert all(len(r.specs) == 15 for r in full.tables["3.1"])            # 3 models x 5 seeds
+    assert {s.model for r in full.tables["3.3"] for s in r.specs} == {"resnet34a"}
+    assert all(len(p.specs) == 10 for p in full.figures["3.6"])             # Fig. 3.6: 10 seeds
+    assert [r.specs for r in full.tables["B.1"][1:]] == [r.specs for r in full.tables["3.2"]]  # shared runs
+    resnet50 = [s for r in full.tables["3.1"] for s in r.specs if s.model == "resnet50"]
+    assert {s.lr for s in resnet50} == {0.4} and {s.epochs for s in resnet50} == {65}
+    quick = chapter3_grid.build("quick", images="official")
+    assert {s.model for s in quick.specs()} == {"small_cnn"} and len(quick.specs()) < 40
+    lr = chapter3_grid.build("quick", images="official", lrs={"small_cnn": 0.2}).specs()
+    assert {s.lr for s in lr} == {0.2}
+    with pytest.raises(ValueError, match="unknown table"):
+        chapter3_grid.build("quick", images="official", tables=["3.9"])
+
+
+def test_validation_choice_takes_the_lowest_mean_ce():
+    grid = chapter3_grid.tuning_grid("smoke", images="official", which=("gamma",))
+    assert set(grid["gamma"]) == set(chapter3_grid.GAMMAS)
+    assert all(s.validation for ss in grid["gamma"].values() for s in ss)
+    ces = {g: 2.0 - abs(g - 0.2) * -1 for g in chapter3_grid.GAMMAS}  # minimum at gamma = 0.2 -> CE 2.0
+    records = {}
+    for g, ss in grid["gamma"].items():
+        for s in ss:
+            r = _record(s, ces[g])
+            r["metrics"] = {"validation": {"ce": ces[g]}}
+            records[s.key] = r
+    best, table = chapter3_grid.choose(grid["gamma"], records)
+    assert best == 0.2 and len(table) == len(chapter3_grid.GAMMAS)
+    assert np.isclose(table["validation CE"].min(), 2.0)
+
+
+def test_validation_runs_never_see_the_test_images():
+    from thesis_lib import chapter3, data
+
+    spec = make_spec(3, "T2Clamp", None, 0, "quick", validation=True)
+    rd = chapter3.run_data(spec)
+    (val_idx, val_labels), = rd.eval_sets.values()
+    split = data.load_uma_split()
+    assert len(val_idx) == chapter3.VALIDATION_SIZE and set(val_idx) <= set(split.train)
+    assert not set(val_idx) & set(rd.train_idx) and len(rd.train_idx) == 6900 - 500
+    assert not set(val_idx) & set(data.load_cifar10s().indices)
+
+
+def test_tuning_trains_every_candidate_and_chooses(tmp_path, monkeypatch):
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path))
+    chosen, scores = chapter3_grid.run_tuning("smoke", images=None, device="cpu", which=("gamma",))
+    table = scores["gamma"]
+    assert chosen["gamma"] in chapter3_grid.GAMMAS and len(table) == len(chapter3_grid.GAMMAS)
+    assert table.loc[table["validation CE"].idxmin(), "candidate"] == chosen["gamma"]
+    assert len(list((tmp_path / "smoke").glob("*.json"))) == len(chapter3_grid.GAMMAS)

@@ -35,6 +35,25 @@ def test_notebook_03_smoke(tmp_path, monkeypatch):
     assert not errors
 
 
+@pytest.mark.notebook
+def test_notebook_04_smoke(tmp_path, monkeypatch):
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path / "runs"))
+    pm.execute_notebook(str(ROOT / "notebooks" / "04_hmix.ipynb"), str(tmp_path / "04.ipynb"),
+                        cwd=str(ROOT / "notebooks"),
+                        parameters={"profile": "smoke", "results_dir": str(tmp_path / "results"),
+                                    "figures_dir": str(tmp_path / "figures")}, progress_bar=False)
+    figures = {p.name for p in (tmp_path / "figures").iterdir()}
+    for name in ("fig_4_0_stimuli", "fig_4_2_inferred_vs_generating", "fig_4_3_example_relabellings",
+                 "fig_4_4_category_boundary", "fig_4_5_confidence_by_entropy"):
+        assert f"{name}.png" in figures
+    tables = tmp_path / "results" / "tables"
+    for t in ("4_1", "4_2", "4_3"):
+        assert "Profile: **smoke**" in (tables / f"table_{t}.md").read_text(), t
+    statements = (tables / "chapter4_statements.csv").read_text()
+    assert "stimulus" in statements and "judgement" in statements
+    assert len(list((tmp_path / "runs" / "smoke").glob("*.json"))) == 8  # 8 distinct label methods (Tables 4.1-4.3), one seed
+
+
 def test_bad_papermill_parameter_is_a_clear_error(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="unknown profile"):
         pm.execute_notebook(str(ROOT / "notebooks" / "03_cifar10s.ipynb"), str(tmp_path / "bad.ipynb"),

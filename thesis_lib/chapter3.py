@@ -39,6 +39,10 @@ class RunData:
     train_idx: np.ndarray                          # test-set indices trained on
     targets: Targets
     eval_sets: dict[str, tuple[np.ndarray, np.ndarray]]   # name -> (test-set indices, soft labels)
+    images: np.ndarray | None = None               # training images when not simply the test images at train_idx
+
+    def training_images(self, all_images: np.ndarray) -> np.ndarray:
+        return self.images if self.images is not None else all_images[self.train_idx]
 
 
 def check_label_method(method: str) -> str:

@@ -45,6 +45,10 @@ def _run_data(spec: RunSpec):
         from thesis_lib.chapter3 import run_data
 
         return run_data(spec)
+    if spec.chapter == 4:
+        from thesis_lib.chapter4 import run_data
+
+        return run_data(spec)
     raise NotImplementedError(f"chapter {spec.chapter} runs are built by their chapter module, not yet available")
 
 
@@ -63,7 +67,7 @@ def execute(spec: RunSpec, device: str | None = None, progress: bool = False) ->
     cfg = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, momentum=spec.momentum,
                       weight_decay=spec.weight_decay, milestones=spec.milestones, lr_decay=spec.lr_decay,
                       grad_clip=spec.grad_clip, augment=spec.augment)
-    curve = train(model, cifar10.images[rd.train_idx], rd.targets, cfg, seed=spec.seed, device=dev,
+    curve = train(model, rd.training_images(cifar10.images), rd.targets, cfg, seed=spec.seed, device=dev,
                   progress=progress, desc=spec.label())
     setup_and_train = time.perf_counter() - t0
     results = {}
@@ -71,14 +75,14 @@ def execute(spec: RunSpec, device: str | None = None, progress: bool = False) ->
         x = torch.as_tensor(cifar10.images[idx]).permute(0, 3, 1, 2).float().div(255.0)
         results[name] = metrics.evaluate(model, x, torch.as_tensor(soft, dtype=torch.float32), device=dev,
                                          eps=spec.fgsm_eps)
-    train_images = len(rd.train_idx) * len(curve)
+    train_images = len(rd.targets) * len(curve)
     train_time = sum(c["seconds"] for c in curve)
     return {
         "key": spec.key, "spec": spec.as_dict(), "label": spec.label(), "profile": spec.profile,
         "metrics": results, "curve": curve,
         "wall_time_s": time.perf_counter() - t0, "train_time_s": train_time, "setup_time_s": setup_and_train - train_time,
         "train_images_per_s": train_images / train_time if train_time > 0 else float("nan"),
-        "n_train": int(len(rd.train_idx)), "device": device_name(dev), "versions": versions(),
+        "n_train": int(len(rd.targets)), "device": device_name(dev), "versions": versions(),
         "image_provenance": cifar10.provenance.as_dict(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -125,11 +129,10 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     p.add_argument("--force", action="store_true", help="retrain even when cached")
     a = p.parse_args(argv)
-    from thesis_lib.chapter3 import check_label_method
+    from thesis_lib import chapter3, chapter4
 
     try:
-        if a.chapter == 3:
-            check_label_method(a.label_method)
+        {3: chapter3, 4: chapter4}.get(a.chapter, chapter3).check_label_method(a.label_method)
         over = {k: v for k, v in dict(annotators=a.annotators, deaggregate=a.deaggregate, gamma=a.gamma,
                                       beta=a.beta, n_soft=a.n_soft, epochs=a.epochs).items() if v is not None}
         spec = make_spec(a.chapter, a.label_method, a.model, a.seed, a.profile, **over)

@@ -11,12 +11,12 @@ import os
 import tempfile
 from pathlib import Path
 
-from thesis_lib.profiles import repo_root
+from thesis_lib.profiles import default_results_dir
 from thesis_lib.runspec import RunSpec
 
 
 def runs_dir(root: str | Path | None = None) -> Path:
-    return Path(root) if root else Path(os.environ.get("THESIS_RUNS_DIR", repo_root() / "results" / "runs"))
+    return Path(root) if root else Path(os.environ.get("THESIS_RUNS_DIR") or default_results_dir() / "runs")
 
 
 def path_for(spec: RunSpec, root: str | Path | None = None) -> Path:

@@ -155,7 +155,7 @@ def choose(candidates: dict, records: dict) -> tuple[object, "pd.DataFrame"]:
 
 
 def run_tuning(profile: str, seeds=None, models=None, images: str | None = None, device: str | None = None,
-               which=("gamma", "beta", "lr")):
+               which=("gamma", "beta", "lr"), jobs: int = 1):
     """Train every validation candidate (through the cache) and choose; returns ``(chosen, score tables)`` with
     ``chosen = {"gamma": g, "beta": b, "lr": {model: lr}}`` for the parameters in ``which``."""
     from thesis_lib.run import run_grid
@@ -164,7 +164,7 @@ def run_tuning(profile: str, seeds=None, models=None, images: str | None = None,
     flat = {"gamma": grid.get("gamma", {}), "beta": grid.get("beta", {})}
     specs = [s for cands in flat.values() for ss in cands.values() for s in ss]
     specs += [s for per in grid.get("lr", {}).values() for ss in per.values() for s in ss]
-    records = {r["key"]: r for r in run_grid(specs, device=device)}
+    records = {r["key"]: r for r in run_grid(specs, device=device, jobs=jobs)}
     chosen, scores = {}, {}
     for name in ("gamma", "beta"):
         if name in grid:

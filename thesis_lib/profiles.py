@@ -36,11 +36,23 @@ def check_profile(profile: str, allow_full_without_gpu: bool = False) -> str:
     return profile
 
 
+def default_results_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("THESIS_RESULTS_DIR") or repo_root() / "results")
+
+
+def default_figures_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("THESIS_FIGURES_DIR") or repo_root() / "figures")
+
+
 def output_dirs(results_dir=None, figures_dir=None) -> tuple[Path, Path]:
-    """Resolve notebook output folders (default: the repository's results/ and figures/), creating them."""
-    root = repo_root()
-    results = Path(results_dir) if results_dir else root / "results"
-    figures = Path(figures_dir) if figures_dir else root / "figures"
+    """Resolve notebook output folders, creating them. Default: ``THESIS_RESULTS_DIR`` / ``THESIS_FIGURES_DIR``
+    when set, else the repository's results/ and figures/."""
+    results = Path(results_dir) if results_dir else default_results_dir()
+    figures = Path(figures_dir) if figures_dir else default_figures_dir()
     (results / "tables").mkdir(parents=True, exist_ok=True)
     figures.mkdir(parents=True, exist_ok=True)
     return results, figures

@@ -100,12 +100,37 @@ def run_spec(spec: RunSpec, device: str | None = None, progress: bool = False, f
     return record
 
 
-def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=None) -> list[dict]:
-    """Run every spec (cached ones are only loaded), each saved as soon as it finishes."""
+def _worker_init(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=None, jobs: int = 1) -> list[dict]:
+    """Run every spec (cached ones are only loaded), each saved as soon as it finishes.
+
+    ``jobs > 1`` trains that many runs at once in worker processes (on one GPU they share it; on a CPU each gets
+    ``cores // jobs`` threads, since oversubscribed threads make every run crawl)."""
+    import os
+
     specs = list(specs)
-    todo = sum(cache.load(s, runs_root) is None for s in specs)
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    todo = [s for s in specs if cache.load(s, runs_root) is None]
+    desc = f"runs ({len(todo)} to train, {len(specs) - len(todo)} cached, {jobs} at a time)"
+    if jobs > 1 and len(todo) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                                 initargs=(threads,)) as pool, tqdm(total=len(todo), desc=desc,
+                                                                     disable=not progress) as bar:
+            futures = [pool.submit(run_spec, s, device, False, False, runs_root) for s in todo]
+            for f in as_completed(futures):
+                f.result()  # re-raise a failed run here
+                bar.update()
+        return [run_spec(s, device, runs_root=runs_root) for s in specs]  # all cached now
     out = []
-    with tqdm(specs, desc=f"runs ({todo} to train, {len(specs) - todo} cached)", disable=not progress) as bar:
+    with tqdm(specs, desc=desc, disable=not progress) as bar:
         for spec in bar:
             bar.set_postfix_str(spec.label())
             out.append(run_spec(spec, device, progress=False, runs_root=runs_root))

@@ -214,3 +214,14 @@ def _download(source: Source) -> Path:
         raise DataError(f"Could not download {source.path} from {source.url}: {err}. Fix: check the connection, "
                         f"or set {ENV_MIRROR} to an offline mirror laid out like shared/data.") from err
     return Path(fetched)
+
+
+def verify_all() -> list[str]:
+    """Problems with any source the companion needs (missing, corrupted), one line each naming the fix."""
+    problems = []
+    for path in SOURCES:
+        try:
+            locate(path)
+        except DataError as err:
+            problems.append(str(err))
+    return problems

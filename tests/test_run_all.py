@@ -1,0 +1,56 @@
+"""./run_all.sh end to end at the smoke profile, and its clear errors."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run_all(tmp_path, *args, **env):
+    e = dict(os.environ, THESIS_RESULTS_DIR=str(tmp_path / "results"), THESIS_FIGURES_DIR=str(tmp_path / "figures"),
+             **env)
+    return subprocess.run([str(ROOT / "run_all.sh"), *args], cwd=ROOT, env=e, capture_output=True, text=True,
+                          timeout=900)
+
+
+@pytest.mark.notebook
+def test_run_all_smoke_end_to_end(tmp_path):
+    out = _run_all(tmp_path, "--profile", "smoke", "--jobs", "1")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    results = tmp_path / "results"
+    assert {p.name for p in (results / "notebooks").iterdir()} == {"03_cifar10s.ipynb", "04_hmix.ipynb"}
+    report = (results / "REPORT.md").read_text()
+    assert "**Profile: smoke**" in report and "## The thesis's claims" in report
+    for tid in ("3.1", "3.4", "B.3", "4.3"):
+        assert f"### Table {tid}." in report
+    assert "*Not run at this profile.*" in report          # Chapter 5 tables
+    assert (results / "REPORT.html").is_file() and len(list((tmp_path / "figures").glob("*.png"))) >= 14
+    assert len(list((results / "runs" / "smoke").glob("*.json"))) >= 38
+
+
+def test_unknown_parameter_is_a_clear_error(tmp_path):
+    out = _run_all(tmp_path, "--profile", "smoke", "-p", "learning_rate", "0.1")
+    assert out.returncode == 2 and "unknown notebook parameter 'learning_rate'" in out.stderr
+    assert not (tmp_path / "results" / "notebooks").exists()   # nothing ran
+
+
+def test_missing_data_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    out = _run_all(tmp_path, "--profile", "smoke", THESIS_DATA_DIR=str(tmp_path / "empty"))
+    assert out.returncode == 2 and "Missing data file" in out.stderr and "cifar10h-counts.npy" in out.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised where no GPU is present")
+def test_full_without_gpu_suggests_quick(tmp_path):
+    out = _run_all(tmp_path, "--profile", "full")
+    assert out.returncode == 2 and "needs a CUDA GPU" in out.stderr and "quick" in out.stderr
+
+
+def test_bad_arguments(tmp_path):
+    assert _run_all(tmp_path, "--profile", "fast").returncode == 2
+    assert _run_all(tmp_path, "--jobs", "zero").returncode == 2
+    assert "no notebook matched" in _run_all(tmp_path, "--profile", "smoke", "--only", "09").stderr

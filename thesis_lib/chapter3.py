@@ -40,6 +40,8 @@ class RunData:
     targets: Targets
     eval_sets: dict[str, tuple[np.ndarray, np.ndarray]]   # name -> (test-set indices, soft labels)
     images: np.ndarray | None = None               # training images when not simply the test images at train_idx
+    batch_hook: object = None                      # per-batch mixing policy (Chapter 5), see thesis_lib.train
+    loss_fn: object = None                         # its loss (default: soft cross-entropy)
 
     def training_images(self, all_images: np.ndarray) -> np.ndarray:
         return self.images if self.images is not None else all_images[self.train_idx]

@@ -49,6 +49,10 @@ def _run_data(spec: RunSpec):
         from thesis_lib.chapter4 import run_data
 
         return run_data(spec)
+    if spec.chapter == 5:
+        from thesis_lib.chapter5 import run_data
+
+        return run_data(spec)
     raise NotImplementedError(f"chapter {spec.chapter} runs are built by their chapter module, not yet available")
 
 
@@ -67,8 +71,9 @@ def execute(spec: RunSpec, device: str | None = None, progress: bool = False) ->
     cfg = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, momentum=spec.momentum,
                       weight_decay=spec.weight_decay, milestones=spec.milestones, lr_decay=spec.lr_decay,
                       grad_clip=spec.grad_clip, augment=spec.augment)
+    hooks = {k: v for k, v in (("batch_hook", rd.batch_hook), ("loss_fn", rd.loss_fn)) if v is not None}
     curve = train(model, rd.training_images(cifar10.images), rd.targets, cfg, seed=spec.seed, device=dev,
-                  progress=progress, desc=spec.label())
+                  progress=progress, desc=spec.label(), **hooks)
     setup_and_train = time.perf_counter() - t0
     results = {}
     for name, (idx, soft) in rd.eval_sets.items():
@@ -154,10 +159,10 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     p.add_argument("--force", action="store_true", help="retrain even when cached")
     a = p.parse_args(argv)
-    from thesis_lib import chapter3, chapter4
+    from thesis_lib import chapter3, chapter4, chapter5
 
     try:
-        {3: chapter3, 4: chapter4}.get(a.chapter, chapter3).check_label_method(a.label_method)
+        {3: chapter3, 4: chapter4, 5: chapter5}.get(a.chapter, chapter3).check_label_method(a.label_method)
         over = {k: v for k, v in dict(annotators=a.annotators, deaggregate=a.deaggregate, gamma=a.gamma,
                                       beta=a.beta, n_soft=a.n_soft, epochs=a.epochs).items() if v is not None}
         spec = make_spec(a.chapter, a.label_method, a.model, a.seed, a.profile, **over)

@@ -1,0 +1,118 @@
+"""Chapter 5 / appendix C mixing policies and losses, with answers worked out by hand."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from thesis_lib import soft_mixup as S
+
+
+def test_mixup_hook_mixes_inputs_and_labels_with_one_lambda():
+    g = torch.Generator().manual_seed(0)
+    x = torch.arange(4.0).reshape(4, 1, 1, 1).expand(4, 3, 2, 2).clone()
+    y = torch.eye(10)[[0, 1, 2, 3]]
+    xm, ym = S.MixupHook(alpha=0.2)(x, y, g)
+    g2 = torch.Generator().manual_seed(0)
+    lam = S.sample_lambda(0.2, g2)
+    perm = torch.randperm(4, generator=g2)
+    torch.testing.assert_close(xm, lam * x + (1 - lam) * x[perm])
+    torch.testing.assert_close(ym, lam * y + (1 - lam) * y[perm])
+    torch.testing.assert_close(ym.sum(1), torch.ones(4))
+
+
+def test_lambda_concentrates_with_alpha():
+    g = torch.Generator().manual_seed(1)
+    wide = [S.sample_lambda(0.2, g) for _ in range(400)]
+    narrow = [S.sample_lambda(10.0, g) for _ in range(400)]
+    assert np.mean(np.abs(np.array(narrow) - 0.5)) < 0.1 < np.mean(np.abs(np.array(wide) - 0.5))
+    with pytest.raises(ValueError):
+        S.sample_lambda(0.0, g)
+
+
+def test_ent_wc_weights_by_hand():
+    two = torch.tensor([[0.0, 0.0] + [-1e4] * 8])       # uniform over 2 classes: H = log 2 -> weight 1
+    ten = torch.zeros(1, 10)                              # uniform over 10: log2/log10 = 0.301 -> floored at kappa
+    sure = torch.tensor([[20.0] + [0.0] * 9])             # confident: H << log 2 -> capped at 1
+    w = S.ent_wc_weights(torch.cat([two, ten, sure]), kappa=0.7)
+    torch.testing.assert_close(w, torch.tensor([1.0, 0.7, 1.0]))
+    w0 = S.ent_wc_weights(ten, kappa=0.0)
+    assert w0.item() == pytest.approx(math.log(2) / math.log(10), rel=1e-5)
+    y = torch.eye(10)[[0]]
+    loss = S.ent_wc_loss(0.0)(ten.requires_grad_(), y)
+    assert loss.item() == pytest.approx(math.log(2) / math.log(10) * math.log(10), rel=1e-5)  # w * CE
+    with pytest.raises(ValueError):
+        S.ent_wc_loss(1.5)
+
+
+def test_mix_maxent_loss_is_clean_ce_minus_mixed_entropy():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(3, 3, 4, 4), torch.eye(10)[[1, 2, 3]]
+    xb, (yt, n) = S.MixMaxEntHook(alpha=10.0)(x, y, g)
+    assert xb.shape[0] == 6 and n == 3 and torch.equal(xb[:3], x)
+    logits = torch.zeros(6, 10)                                   # CE = log 10, H(mixed) = log 10
+    assert S.mix_maxent_loss(1.0)(logits, (yt, n)).item() == pytest.approx(0.0, abs=1e-6)
+    assert S.mix_maxent_loss(0.5)(logits, (yt, n)).item() == pytest.approx(0.5 * math.log(10), rel=1e-6)
+
+
+def test_tau_fit_recovers_a_known_logistic_and_orients_pairs():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    lam = rng.choice([0.1, 0.25, 0.5, 0.75, 0.9], 400)
+    h = S.logistic(lam, 12.0, 0.4) + rng.normal(0, 0.01, 400)
+    # half the stimuli list class 5 first: their coefficients are the other image's
+    flip = np.arange(400) % 2 == 1
+    df = pd.DataFrame({"class_a": np.where(flip, 5, 2), "class_b": np.where(flip, 2, 5),
+                       "lambda_f": np.where(flip, 1 - lam, lam), "lambda_h": np.where(flip, 1 - h, h)})
+    (k, m), = S.fit_tau(df).values()
+    assert k == pytest.approx(12.0, rel=0.1) and m == pytest.approx(0.4, abs=0.02)
+    lg = S.tau_lambda_g({(2, 5): (k, m)})
+    out = lg(0.4, torch.tensor([2, 5, 3]), torch.tensor([5, 2, 3]))
+    assert out[0].item() == pytest.approx(S.logistic(0.4, k, m), rel=1e-5)            # weight of class 2
+    assert out[1].item() == pytest.approx(1 - S.logistic(0.6, k, m), rel=1e-5)        # turned around
+    assert out[2].item() == pytest.approx(0.4)                                         # same class: lambda_f
+    assert S.generic_logistic()(0.5, torch.tensor([1]), torch.tensor([2])).item() == pytest.approx(0.5)
+
+
+def test_tau_fits_every_class_pair_of_hmix():
+    from thesis_lib.data import load_hmix_inferences
+
+    fits = S.fit_tau(load_hmix_inferences())
+    assert len(fits) == 45 and all(k >= 0 for k, _ in fits.values())
+
+
+def test_hooks_and_losses_train_end_to_end():
+    from thesis_lib.models import get_model
+    from thesis_lib.train import Targets, TrainConfig, train
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+    t = Targets(fixed=np.eye(10)[rng.integers(0, 10, 64)])
+    cfg = TrainConfig(epochs=1, batch_size=32, lr=0.01)
+    for hook, loss in ((S.MixupHook(0.2), S.ent_wc_loss(0.7)), (S.MixMaxEntHook(10.0), S.mix_maxent_loss()),
+                       (S.MixupHook(0.2, S.generic_logistic()), S.ent_wc_loss(0.7))):
+        torch.manual_seed(0)
+        curve = train(get_model("small_cnn"), x, t, cfg, seed=0, device="cpu", batch_hook=hook, loss_fn=loss)
+        assert math.isfinite(curve[0]["loss"])
+
+
+def test_chapter5_runs_hard_and_soft_endpoints(tmp_path):
+    from thesis_lib import chapter5
+    from thesis_lib.run import run_spec
+    from thesis_lib.runspec import make_spec
+
+    spec = make_spec(5, "ent_wc", None, 0, "smoke", extra={"endpoints": "soft"})
+    assert chapter5.settings(spec) == {"endpoints": "soft", "alpha": 0.2, "kappa": 0.7}
+    rd = chapter5.run_data(spec)
+    y = rd.targets.fixed.numpy()
+    assert len(y) == 1000 and np.allclose(y.sum(1), 1) and (y.max(1) < 1).mean() > 0.3   # softened endpoints
+    for algo in ("mix_maxent", "tau_ent_wc"):
+        rec = run_spec(make_spec(5, algo, None, 0, "smoke", train_subset=300, eval_subset=200), device="cpu",
+                       runs_root=tmp_path)
+        assert math.isfinite(rec["metrics"]["cifar10h"]["ce"])
+    with pytest.raises(ValueError, match="unknown Chapter 5 algorithm"):
+        chapter5.check_label_method("cutmix")
+    with pytest.raises(ValueError, match="endpoints"):
+        chapter5.settings(make_spec(5, "mixup", None, 0, "smoke", extra={"endpoints": "fuzzy"}))

@@ -1,0 +1,84 @@
+"""What a Chapter 5 / appendix C run trains on (section 5.2.2): full mixing over the 7,000 training images.
+
+The spec's ``label_method`` names the algorithm, its ``extra`` the settings:
+
+============================ ===============================================================================
+algorithm                    batch policy and loss (:mod:`thesis_lib.soft_mixup`)
+============================ ===============================================================================
+``mixup``                    mixup, lambda_g = lambda_f, soft CE (alpha: Zhang et al.'s CIFAR-10 default 1.0;
+                             the thesis does not state the one it used)
+``mix_maxent``               Mix-MaxEnt: CE on clean + entropy maximisation on mixed (alpha = 10)
+``ent_wc``                   mixup with the clamped entropy-weighted loss (alpha = 0.2, kappa = 0.7)
+``tau`` / ``tau_ent_wc``     lambda_g = tau_ij(lambda_f), fitted to H-Mix, without / with Ent-WC (appendix C)
+``logistic`` / ``..._ent_wc`` the same with one logistic not fitted to people (the missing baseline)
+============================ ===============================================================================
+
+``endpoints``: ``hard`` (CIFAR-10 labels) or ``soft`` (appendix B.5 simulator labels, section 5.2.3).
+Evaluation: the 3,000 held-out images against CIFAR-10H.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thesis_lib import data, soft_mixup as S
+from thesis_lib.chapter3 import RunData
+from thesis_lib.labels import SoftLabelSimulator, hard_labels
+from thesis_lib.runspec import RunSpec
+from thesis_lib.train import Targets
+
+ALGORITHMS = ("mixup", "mix_maxent", "ent_wc", "tau", "tau_ent_wc", "logistic", "logistic_ent_wc")
+DEFAULTS = {"mixup": {"alpha": 1.0}, "mix_maxent": {"alpha": 10.0, "maxent_weight": 1.0},
+            "ent_wc": {"alpha": 0.2, "kappa": 0.7}, "tau": {"alpha": 1.0}, "tau_ent_wc": {"alpha": 0.2, "kappa": 0.7},
+            "logistic": {"alpha": 1.0, "k": 10.0}, "logistic_ent_wc": {"alpha": 0.2, "kappa": 0.7, "k": 10.0}}
+
+
+def check_label_method(method: str) -> str:
+    if method not in ALGORITHMS:
+        raise ValueError(f"unknown Chapter 5 algorithm {method!r}; expected one of {', '.join(ALGORITHMS)}")
+    return method
+
+
+def settings(spec: RunSpec) -> dict:
+    """The algorithm's defaults overridden by the spec's ``extra`` (plus ``endpoints``, default hard)."""
+    out = {"endpoints": "hard", **DEFAULTS[check_label_method(spec.label_method)], **dict(spec.extra)}
+    if out["endpoints"] not in ("hard", "soft"):
+        raise ValueError(f"endpoints must be 'hard' or 'soft', got {out['endpoints']!r}")
+    return out
+
+
+def policy(spec: RunSpec):
+    """``(batch_hook, loss_fn)`` for the spec's algorithm."""
+    s, algo = settings(spec), spec.label_method
+    if algo == "mix_maxent":
+        return S.MixMaxEntHook(s["alpha"]), S.mix_maxent_loss(s["maxent_weight"])
+    lambda_g = None
+    if algo.startswith("tau"):
+        lambda_g = S.tau_lambda_g(S.fit_tau(data.load_hmix_inferences()))
+    elif algo.startswith("logistic"):
+        lambda_g = S.generic_logistic(s["k"])
+    loss = S.ent_wc_loss(s["kappa"]) if algo.endswith("ent_wc") else None
+    return S.MixupHook(s["alpha"], lambda_g), loss
+
+
+def soft_endpoints(train_idx: np.ndarray, seed: int, gamma: float = 0.1) -> np.ndarray:
+    """Simulated CIFAR-10S-like labels for the training images (appendix B.5), fitted on CIFAR-10S."""
+    probs = data.load_cifar10h_probs()
+    sim = SoftLabelSimulator.fit(data.load_cifar10s().elicitations, probs, data.class_similarity(), gamma)
+    return sim.simulate(probs[train_idx], seed=seed)
+
+
+def run_data(spec: RunSpec) -> RunData:
+    s = settings(spec)
+    cifar10 = data.load_cifar10_test()
+    split = data.load_uma_split()
+    train_idx = split.train
+    if spec.train_subset is not None and spec.train_subset < len(train_idx):
+        train_idx = np.sort(np.random.default_rng(spec.seed).choice(train_idx, size=spec.train_subset, replace=False))
+    y = soft_endpoints(train_idx, spec.seed, spec.gamma) if s["endpoints"] == "soft" else hard_labels(cifar10.labels[train_idx])
+    test = split.test
+    if spec.eval_subset is not None and spec.eval_subset < len(test):
+        test = np.sort(np.random.default_rng(0).choice(test, size=spec.eval_subset, replace=False))
+    hook, loss = policy(spec)
+    return RunData(train_idx, Targets(fixed=y), {"cifar10h": (test, data.load_cifar10h_probs()[test])},
+                   batch_hook=hook, loss_fn=loss)

@@ -111,7 +111,9 @@ def test_chapter5_runs_hard_and_soft_endpoints(tmp_path):
     for algo in ("mix_maxent", "tau_ent_wc"):
         rec = run_spec(make_spec(5, algo, None, 0, "smoke", train_subset=300, eval_subset=200), device="cpu",
                        runs_root=tmp_path)
-        assert math.isfinite(rec["metrics"]["cifar10h"]["ce"])
+        m = rec["metrics"]["cifar10h"]
+        assert math.isfinite(m["ce"]) and math.isfinite(m["corruption_ce"]) and len(m["corruption_ce_by_type"]) == 15
+        assert m["corruption_ce"] == pytest.approx(np.mean(list(m["corruption_ce_by_type"].values())))
     with pytest.raises(ValueError, match="unknown Chapter 5 algorithm"):
         chapter5.check_label_method("cutmix")
     with pytest.raises(ValueError, match="endpoints"):

@@ -42,6 +42,7 @@ class RunData:
     images: np.ndarray | None = None               # training images when not simply the test images at train_idx
     batch_hook: object = None                      # per-batch mixing policy (Chapter 5), see thesis_lib.train
     loss_fn: object = None                         # its loss (default: soft cross-entropy)
+    corruption_eval: tuple[str, ...] = ()          # eval sets also scored on CIFAR-10-C corruptions (Chapter 5)
 
     def training_images(self, all_images: np.ndarray) -> np.ndarray:
         return self.images if self.images is not None else all_images[self.train_idx]

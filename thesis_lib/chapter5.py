@@ -14,7 +14,8 @@ algorithm                    batch policy and loss (:mod:`thesis_lib.soft_mixup`
 ============================ ===============================================================================
 
 ``endpoints``: ``hard`` (CIFAR-10 labels) or ``soft`` (appendix B.5 simulator labels, section 5.2.3).
-Evaluation: the 3,000 held-out images against CIFAR-10H.
+Evaluation: the 3,000 held-out images against CIFAR-10H, and "Corruption CE": the mean CE over the 15
+CIFAR-10-C corruptions at severity 3 of those images (:mod:`thesis_lib.corruptions`), against CIFAR-10H.
 """
 
 from __future__ import annotations
@@ -81,4 +82,4 @@ def run_data(spec: RunSpec) -> RunData:
         test = np.sort(np.random.default_rng(0).choice(test, size=spec.eval_subset, replace=False))
     hook, loss = policy(spec)
     return RunData(train_idx, Targets(fixed=y), {"cifar10h": (test, data.load_cifar10h_probs()[test])},
-                   batch_hook=hook, loss_fn=loss)
+                   batch_hook=hook, loss_fn=loss, corruption_eval=("cifar10h",))

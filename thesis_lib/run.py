@@ -56,6 +56,17 @@ def _run_data(spec: RunSpec):
     raise NotImplementedError(f"chapter {spec.chapter} runs are built by their chapter module, not yet available")
 
 
+def corruption_ce(model, images_u8, soft_targets, device, severity: int = 3) -> dict:
+    """Mean CE over the 15 CIFAR-10-C corruptions at ``severity`` (plus each one's CE), section 5.2.2."""
+    from thesis_lib.corruptions import CORRUPTIONS, corrupt
+
+    per = {}
+    for name in CORRUPTIONS:
+        x = torch.as_tensor(corrupt(images_u8, name, severity, seed=0)).permute(0, 3, 1, 2).float().div(255.0)
+        per[name] = metrics.evaluate(model, x, soft_targets, device=device, fgsm=False)["ce"]
+    return {"corruption_ce": float(np.mean(list(per.values()))), "corruption_ce_by_type": per}
+
+
 def execute(spec: RunSpec, device: str | None = None, progress: bool = False) -> dict:
     """Train and evaluate ``spec`` (no cache); returns the result record."""
     dev = resolve_device(device)
@@ -78,8 +89,10 @@ def execute(spec: RunSpec, device: str | None = None, progress: bool = False) ->
     results = {}
     for name, (idx, soft) in rd.eval_sets.items():
         x = torch.as_tensor(cifar10.images[idx]).permute(0, 3, 1, 2).float().div(255.0)
-        results[name] = metrics.evaluate(model, x, torch.as_tensor(soft, dtype=torch.float32), device=dev,
-                                         eps=spec.fgsm_eps)
+        soft_t = torch.as_tensor(soft, dtype=torch.float32)
+        results[name] = metrics.evaluate(model, x, soft_t, device=dev, eps=spec.fgsm_eps)
+        if name in rd.corruption_eval:
+            results[name].update(corruption_ce(model, cifar10.images[idx], soft_t, dev))
     train_images = len(rd.targets) * len(curve)
     train_time = sum(c["seconds"] for c in curve)
     return {

@@ -54,6 +54,23 @@ def test_notebook_04_smoke(tmp_path, monkeypatch):
     assert len(list((tmp_path / "runs" / "smoke").glob("*.json"))) == 8  # 8 distinct label methods (Tables 4.1-4.3), one seed
 
 
+@pytest.mark.notebook
+def test_notebook_05_smoke(tmp_path, monkeypatch):
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path / "runs"))
+    pm.execute_notebook(str(ROOT / "notebooks" / "05_soft_mixup.ipynb"), str(tmp_path / "05.ipynb"),
+                        cwd=str(ROOT / "notebooks"),
+                        parameters={"profile": "smoke", "results_dir": str(tmp_path / "results"),
+                                    "figures_dir": str(tmp_path / "figures")}, progress_bar=False)
+    figures = {p.name for p in (tmp_path / "figures").iterdir()}
+    assert {"fig_5_1_human_soft_label.png", "fig_C_1_tau_curves.png"} <= figures
+    tables = tmp_path / "results" / "tables"
+    for t in ("5_1", "5_2", "C_1"):
+        md = (tables / f"table_{t}.md").read_text()
+        assert "Profile: **smoke**" in md and "Corruption CE" in md, t
+    assert "38.3" in (tables / "chapter5_soft_composition.csv").read_text()
+    assert len(list((tmp_path / "runs" / "smoke").glob("*.json"))) == 10  # 10 distinct algorithm/endpoint runs
+
+
 def test_bad_papermill_parameter_is_a_clear_error(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="unknown profile"):
         pm.execute_notebook(str(ROOT / "notebooks" / "03_cifar10s.ipynb"), str(tmp_path / "bad.ipynb"),

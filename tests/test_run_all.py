@@ -22,14 +22,15 @@ def test_run_all_smoke_end_to_end(tmp_path):
     out = _run_all(tmp_path, "--profile", "smoke", "--jobs", "1")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     results = tmp_path / "results"
-    assert {p.name for p in (results / "notebooks").iterdir()} == {"03_cifar10s.ipynb", "04_hmix.ipynb"}
+    assert {p.name for p in (results / "notebooks").iterdir()} == {"03_cifar10s.ipynb", "04_hmix.ipynb",
+                                                                   "05_soft_mixup.ipynb"}
     report = (results / "REPORT.md").read_text()
     assert "**Profile: smoke**" in report and "## The thesis's claims" in report
-    for tid in ("3.1", "3.4", "B.3", "4.3"):
+    for tid in ("3.1", "3.4", "B.3", "4.3", "5.1", "5.2", "C.1"):
         assert f"### Table {tid}." in report
-    assert "*Not run at this profile.*" in report          # Chapter 5 tables
+    assert "*Not run at this profile.*" not in report and "not run at this profile** |" not in report
     assert (results / "REPORT.html").is_file() and len(list((tmp_path / "figures").glob("*.png"))) >= 14
-    assert len(list((results / "runs" / "smoke").glob("*.json"))) >= 38
+    assert len(list((results / "runs" / "smoke").glob("*.json"))) >= 48
 
 
 def test_unknown_parameter_is_a_clear_error(tmp_path):

@@ -118,3 +118,14 @@ def test_chapter5_runs_hard_and_soft_endpoints(tmp_path):
         chapter5.check_label_method("cutmix")
     with pytest.raises(ValueError, match="endpoints"):
         chapter5.settings(make_spec(5, "mixup", None, 0, "smoke", extra={"endpoints": "fuzzy"}))
+
+
+def test_section_5_1_soft_composition():
+    from thesis_lib import chapter5_analysis as A
+
+    sc = A.soft_composition()
+    assert sc.n_images == 100 and sc.n_labels >= 200
+    assert 0.3 < sc.off_mass_mean < 0.5          # thesis: 38.3 %
+    assert sc.pearson_r > 0.3 and sc.pearson_p < 1e-6
+    # each label row's endpoint masses never exceed the whole label
+    assert (sc.frame.mass <= 1 + 1e-9).all() and (sc.frame.mass >= 0).all()

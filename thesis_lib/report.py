@@ -43,12 +43,13 @@ def _table_section(tid: str, frame: pd.DataFrame | None) -> list[str]:
               "| evaluation | labels | metric | ours (mean ± 95 % CI) | thesis | difference | thesis in our CI |",
               "|---|---|---|---|---|---|---|"]
     for _, r in frame.iterrows():
-        if isinstance(r.thesis, float) and math.isnan(r.thesis):
-            continue  # accuracy: the thesis reports none
+        if isinstance(r.thesis, float) and math.isnan(r.thesis) and r.metric.startswith("Accuracy"):
+            continue  # the thesis reports no accuracy
         inside = {True: "yes", False: "no"}.get(r.thesis_in_ci if isinstance(r.thesis_in_ci, bool) else
                                                   {"True": True, "False": False}.get(str(r.thesis_in_ci)), "– (one run)")
-        lines.append(f"| {r.group} | {r.row} | {r.metric} | {format_ci(r.ours, r.ours_ci)} | "
-                     f"{r.thesis:g} ± {r.thesis_ci:g} | {r['difference']:+.3f} | {inside} |")
+        thesis = "–" if math.isnan(r.thesis) else f"{r.thesis:g} ± {r.thesis_ci:g}"
+        diff = "–" if math.isnan(r["difference"]) else f"{r['difference']:+.3f}"
+        lines.append(f"| {r.group} | {r.row} | {r.metric} | {format_ci(r.ours, r.ours_ci)} | {thesis} | {diff} | {inside} |")
     return lines + [""]
 
 

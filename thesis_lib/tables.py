@@ -48,11 +48,8 @@ def summarise(table: str, rows: list[Row], records: dict[str, dict]) -> pd.DataF
                 if any(v is None for v in values):
                     continue
                 name = metric + row.suffix
+                # cells the thesis does not report (accuracy, added baselines) are kept with an empty thesis value
                 thesis = pub.loc[(group, row.label, name)] if (group, row.label, name) in pub.index else None
-                if thesis is None and metric == "Accuracy":
-                    pass  # the thesis reports no accuracy; ours is kept for orientation
-                elif thesis is None:
-                    continue
                 mean, half = mean_ci(values)
                 t_mean = float(thesis["mean"]) if thesis is not None else math.nan
                 t_ci = float(thesis["ci"]) if thesis is not None else math.nan

@@ -8,13 +8,19 @@
 
 from thesis_lib.labels.aggregate import (aggregate, cifar10h_annotator_labels, draw_from_pool, pad_pool, psi,
                                          subsample_annotators)
+from thesis_lib.labels.mixup import two_hot
 from thesis_lib.labels.baselines import hard_labels, label_smoothing, random_labels, uniform_labels
 from thesis_lib.labels.simulator import SoftLabelSimulator
 from thesis_lib.labels.varieties import (DEFAULT_GAMMA, VARIETIES, annotator_labels, cifar10s_annotator_labels,
                                          hmix_annotator_labels, parse_variety, soft_label)
 
+def two_hot_label(lam, class_a, class_b):
+    """The mixup label lam * e_a + (1 - lam) * e_b of one mixed image, shape (10,)."""
+    return two_hot(lam, class_a, class_b)[0]
+
+
 __all__ = [
     "DEFAULT_GAMMA", "SoftLabelSimulator", "VARIETIES", "aggregate", "annotator_labels", "cifar10h_annotator_labels",
     "cifar10s_annotator_labels", "draw_from_pool", "hard_labels", "hmix_annotator_labels", "label_smoothing",
-    "pad_pool", "parse_variety", "psi", "random_labels", "soft_label", "subsample_annotators", "uniform_labels",
+    "pad_pool", "parse_variety", "psi", "two_hot", "two_hot_label", "random_labels", "soft_label", "subsample_annotators", "uniform_labels",
 ]

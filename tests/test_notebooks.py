@@ -10,13 +10,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.notebook
-def test_notebook_03_smoke(tmp_path, monkeypatch):
+def _smoke(notebook: str, tmp_path, monkeypatch) -> Path:
+    """Run a chapter notebook at the smoke profile into ``tmp_path``; returns its output folder."""
     monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path / "runs"))
-    out = tmp_path / "03.ipynb"
-    pm.execute_notebook(str(ROOT / "notebooks" / "03_cifar10s.ipynb"), str(out), cwd=str(ROOT / "notebooks"),
+    out = tmp_path / f"{notebook}.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / f"{notebook}.ipynb"), str(out), cwd=str(ROOT / "notebooks"),
                         parameters={"profile": "smoke", "results_dir": str(tmp_path / "results"),
                                     "figures_dir": str(tmp_path / "figures")}, progress_bar=False)
+    return out
+
+
+@pytest.mark.notebook
+def test_notebook_03_smoke(tmp_path, monkeypatch):
+    out = _smoke("03_cifar10s", tmp_path, monkeypatch)
     figures = {p.name for p in (tmp_path / "figures").iterdir()}
     for name in ("fig_3_2_label_varieties", "fig_3_3_similar_classes", "fig_3_4_cifar10s_vs_cifar10h",
                  "fig_B_1_highest_wasserstein", "fig_B_2_softening", "fig_B_5_simulator_fit",
@@ -37,11 +43,7 @@ def test_notebook_03_smoke(tmp_path, monkeypatch):
 
 @pytest.mark.notebook
 def test_notebook_04_smoke(tmp_path, monkeypatch):
-    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path / "runs"))
-    pm.execute_notebook(str(ROOT / "notebooks" / "04_hmix.ipynb"), str(tmp_path / "04.ipynb"),
-                        cwd=str(ROOT / "notebooks"),
-                        parameters={"profile": "smoke", "results_dir": str(tmp_path / "results"),
-                                    "figures_dir": str(tmp_path / "figures")}, progress_bar=False)
+    _smoke("04_hmix", tmp_path, monkeypatch)
     figures = {p.name for p in (tmp_path / "figures").iterdir()}
     for name in ("fig_4_0_stimuli", "fig_4_2_inferred_vs_generating", "fig_4_3_example_relabellings",
                  "fig_4_4_category_boundary", "fig_4_5_confidence_by_entropy"):
@@ -56,11 +58,7 @@ def test_notebook_04_smoke(tmp_path, monkeypatch):
 
 @pytest.mark.notebook
 def test_notebook_05_smoke(tmp_path, monkeypatch):
-    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path / "runs"))
-    pm.execute_notebook(str(ROOT / "notebooks" / "05_soft_mixup.ipynb"), str(tmp_path / "05.ipynb"),
-                        cwd=str(ROOT / "notebooks"),
-                        parameters={"profile": "smoke", "results_dir": str(tmp_path / "results"),
-                                    "figures_dir": str(tmp_path / "figures")}, progress_bar=False)
+    _smoke("05_soft_mixup", tmp_path, monkeypatch)
     figures = {p.name for p in (tmp_path / "figures").iterdir()}
     assert {"fig_5_1_human_soft_label.png", "fig_C_1_tau_curves.png"} <= figures
     tables = tmp_path / "results" / "tables"

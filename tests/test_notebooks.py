@@ -10,13 +10,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _smoke(notebook: str, tmp_path, monkeypatch) -> Path:
+def _smoke(notebook: str, tmp_path, monkeypatch, **parameters) -> Path:
     """Run a chapter notebook at the smoke profile into ``tmp_path``; returns its output folder."""
     monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path / "runs"))
     out = tmp_path / f"{notebook}.ipynb"
     pm.execute_notebook(str(ROOT / "notebooks" / f"{notebook}.ipynb"), str(out), cwd=str(ROOT / "notebooks"),
                         parameters={"profile": "smoke", "results_dir": str(tmp_path / "results"),
-                                    "figures_dir": str(tmp_path / "figures")}, progress_bar=False)
+                                    "figures_dir": str(tmp_path / "figures"), **parameters}, progress_bar=False)
     return out
 
 
@@ -67,6 +67,19 @@ def test_notebook_05_smoke(tmp_path, monkeypatch):
         assert "Profile: **smoke**" in md and "Corruption CE" in md, t
     assert "38.3" in (tables / "chapter5_soft_composition.csv").read_text()
     assert len(list((tmp_path / "runs" / "smoke").glob("*.json"))) == 10  # 10 distinct algorithm/endpoint runs
+
+
+@pytest.mark.notebook
+def test_notebook_05_tunes_alpha_and_kappa(tmp_path, monkeypatch):
+    """tune=True re-makes section 5.2.2's validation choices and trains Table 5.1 with them."""
+    out = _smoke("05_soft_mixup", tmp_path, monkeypatch, tune=True, tables=["5.1"])
+    tables = tmp_path / "results" / "tables"
+    for what in ("mixmaxent_alpha", "entwc_alpha", "entwc_kappa"):
+        frame = (tables / f"chapter5_validation_{what}.csv").read_text()
+        assert "validation CE" in frame, what
+    assert len((tables / "chapter5_validation_entwc_kappa.csv").read_text().splitlines()) == 1 + 5
+    assert "chosen:" in out.read_text()
+    assert "Profile: **smoke**" in (tables / "table_5_1.md").read_text()
 
 
 def test_bad_papermill_parameter_is_a_clear_error(tmp_path):

@@ -129,3 +129,41 @@ def test_section_5_1_soft_composition():
     assert sc.pearson_r > 0.3 and sc.pearson_p < 1e-6
     # each label row's endpoint masses never exceed the whole label
     assert (sc.frame.mass <= 1 + 1e-9).all() and (sc.frame.mass >= 0).all()
+
+
+def test_chapter5_validation_choices(tmp_path, monkeypatch):
+    """Section 5.2.2's alpha / kappa choices: held-out validation images, a choice per sweep, and chosen values
+    that reach the table grid (the thesis's own choices keep the default cache keys)."""
+    from thesis_lib import chapter5
+    from thesis_lib.runspec import make_spec
+
+    spec = make_spec(5, "ent_wc", None, 0, "smoke", validation=True)
+    rd = chapter5.run_data(spec)
+    val = rd.eval_sets["validation"][0]
+    assert set(rd.eval_sets) == {"validation"} and len(val) == 500 and not rd.corruption_eval
+    assert not set(val) & set(rd.train_idx)                       # held out of training
+
+    default = chapter5.build_grid("smoke", tables=("5.1",))
+    same = chapter5.build_grid("smoke", tables=("5.1",), chosen={"mix_maxent": {"alpha": 10}, "ent_wc": {"alpha": 0.2, "kappa": 0.7}})
+    assert [s.key for r in default["5.1"] for s in r.specs] == [s.key for r in same["5.1"] for s in r.specs]
+    other = chapter5.build_grid("smoke", tables=("5.1", "C.1"), chosen={"ent_wc": {"kappa": 0.5}})
+    ent = [r for r in other["5.1"] if "Ent-WC" in r.label][0].specs[0]
+    assert chapter5.settings(ent)["kappa"] == 0.5
+    tau_ent = [r for r in other["C.1"] if r.label == "tau mixing, Ent-WC"][0].specs[0]
+    assert chapter5.settings(tau_ent)["kappa"] == 0.5           # Ent-WC's choice holds for its tau variant too
+    with pytest.raises(ValueError, match="no setting"):
+        chapter5.overrides({"ent_wc": {"beta": 1.0}})
+
+    # two candidates per sweep keep the test short; the choice is the lowest validation CE of what was trained
+    monkeypatch.setattr(chapter5, "MAXENT_ALPHAS", (5.0, 10.0))
+    monkeypatch.setattr(chapter5, "ENT_WC_ALPHAS", (0.2, 1.0))
+    monkeypatch.setattr(chapter5, "KAPPAS", (0.0, 0.7))
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path))
+    chosen, scores = chapter5.run_tuning("smoke", model="small_cnn", device="cpu")
+    assert set(scores) == {"Mix-MaxEnt alpha", "Ent-WC alpha", "Ent-WC kappa"}
+    for frame, (algo, name) in zip(scores.values(), (("mix_maxent", "alpha"), ("ent_wc", "alpha"), ("ent_wc", "kappa"))):
+        assert len(frame) == 2 and frame["validation CE"].notna().all()
+        best = frame.loc[frame["validation CE"].idxmin(), "candidate"]
+        assert chosen[algo][name] == best
+    # kappa = 0.7 at the chosen alpha is the alpha sweep's own run: one cache entry, trained once
+    assert len(list(tmp_path.glob("smoke/*.json"))) == 5

@@ -16,6 +16,11 @@ algorithm                    batch policy and loss (:mod:`thesis_lib.soft_mixup`
 ``endpoints``: ``hard`` (CIFAR-10 labels) or ``soft`` (appendix B.5 simulator labels, section 5.2.3).
 Evaluation: the 3,000 held-out images against CIFAR-10H, and "Corruption CE": the mean CE over the 15
 CIFAR-10-C corruptions at severity 3 of those images (:mod:`thesis_lib.corruptions`), against CIFAR-10H.
+
+Validation runs (``validation=True``) hold out ``VALIDATION_SIZE`` training images and are scored by CE on them
+against CIFAR-10H, "the same validation method in Chapter 3" that section 5.2.2 uses to choose Mix-MaxEnt's alpha
+from {5, 10, 20, 50}, Ent-WC's alpha from {0.1, 0.2, 0.4, 1, 5, 10} and its clamp kappa from {0, 0.2, 0.5, 0.7,
+0.9} (:func:`run_tuning`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from thesis_lib import data, soft_mixup as S
-from thesis_lib.chapter3 import RunData
+from thesis_lib.chapter3 import VALIDATION_SIZE, RunData
 from thesis_lib.labels import SoftLabelSimulator, hard_labels
 from thesis_lib.runspec import RunSpec
 from thesis_lib.train import Targets
@@ -74,6 +79,10 @@ def run_data(spec: RunSpec) -> RunData:
     cifar10 = data.load_cifar10_test()
     split = data.load_uma_split()
     train_idx = split.train
+    validation = None
+    if spec.validation:  # drawn as in Chapter 3, before any smoke-profile subsetting
+        validation = np.sort(np.random.default_rng(10_000 + spec.seed).choice(train_idx, VALIDATION_SIZE, replace=False))
+        train_idx = np.setdiff1d(train_idx, validation)
     if spec.train_subset is not None and spec.train_subset < len(train_idx):
         train_idx = np.sort(np.random.default_rng(spec.seed).choice(train_idx, size=spec.train_subset, replace=False))
     y = soft_endpoints(train_idx, spec.seed, spec.gamma) if s["endpoints"] == "soft" else hard_labels(cifar10.labels[train_idx])
@@ -81,6 +90,9 @@ def run_data(spec: RunSpec) -> RunData:
     if spec.eval_subset is not None and spec.eval_subset < len(test):
         test = np.sort(np.random.default_rng(0).choice(test, size=spec.eval_subset, replace=False))
     hook, loss = policy(spec)
+    if validation is not None:  # scored on the held-out training images only; no corruption pass
+        return RunData(train_idx, Targets(fixed=y), {"validation": (validation, data.load_cifar10h_probs()[validation])},
+                       batch_hook=hook, loss_fn=loss)
     return RunData(train_idx, Targets(fixed=y), {"cifar10h": (test, data.load_cifar10h_probs()[test])},
                    batch_hook=hook, loss_fn=loss, corruption_eval=("cifar10h",))
 
@@ -94,7 +106,26 @@ TABLES = ("5.1", "5.2", "C.1")
 _NAMES = {"mixup": "mixup", "mix_maxent": "Mix-MaxEnt", "ent_wc": "Ours (Ent-WC)"}
 
 
-def build_grid(profile: str, seeds=None, model: str | None = None, tables=TABLES, images: str | None = None) -> dict:
+def overrides(chosen: dict | None) -> dict[str, dict]:
+    """Per-algorithm ``extra`` from validation choices ``{"mix_maxent": {"alpha": a}, "ent_wc": {"alpha": a,
+    "kappa": k}}``: Ent-WC's choices also hold for the tau and logistic Ent-WC variants of appendix C. Only values
+    that differ from :data:`DEFAULTS` are kept, so the thesis's own choices keep the cache keys of a default grid."""
+    out: dict[str, dict] = {}
+    for algo, values in (chosen or {}).items():
+        targets = [a for a in ALGORITHMS if a.endswith("ent_wc")] if algo == "ent_wc" else [check_label_method(algo)]
+        for a in targets:
+            diff = {k: float(v) for k, v in values.items() if k in DEFAULTS[a] and float(v) != DEFAULTS[a][k]}
+            unknown = set(values) - set(DEFAULTS[a])
+            if unknown:
+                raise ValueError(f"{algo} has no setting {sorted(unknown)}; it has {sorted(DEFAULTS[a])}")
+            if diff:
+                out[a] = diff
+    return out
+
+
+def build_grid(profile: str, seeds=None, model: str | None = None, tables=TABLES, images: str | None = None,
+               chosen: dict | None = None) -> dict:
+    """The rows of each table; ``chosen`` replaces the thesis's alpha / kappa choices (see :func:`overrides`)."""
     from thesis_lib import profiles
     from thesis_lib.runspec import make_spec
     from thesis_lib.tables import Row
@@ -106,9 +137,10 @@ def build_grid(profile: str, seeds=None, model: str | None = None, tables=TABLES
     if unknown:
         raise ValueError(f"unknown table {sorted(unknown)}; Chapter 5 has {TABLES}")
     images = images or data.load_cifar10_test().provenance.source
+    over = overrides(chosen)
 
     def specs(algo, endpoints="hard"):
-        extra = {"endpoints": "soft"} if endpoints == "soft" else {}
+        extra = {**over.get(algo, {}), **({"endpoints": "soft"} if endpoints == "soft" else {})}
         return tuple(make_spec(5, algo, model, s, profile, images=images, extra=extra) for s in seeds)
 
     rows = {
@@ -121,3 +153,51 @@ def build_grid(profile: str, seeds=None, model: str | None = None, tables=TABLES
             ("logistic not fitted to people, Ent-WC", "logistic_ent_wc"))],
     }
     return {t: rows[t] for t in tables}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Validation choices of section 5.2.2, made as in Chapter 3 (lowest mean validation CE): Mix-MaxEnt's alpha; then
+# Ent-WC's alpha at the thesis's kappa, and kappa at the chosen alpha.
+# ---------------------------------------------------------------------------------------------------------------
+
+MAXENT_ALPHAS = (5.0, 10.0, 20.0, 50.0)
+ENT_WC_ALPHAS = (0.1, 0.2, 0.4, 1.0, 5.0, 10.0)
+KAPPAS = (0.0, 0.2, 0.5, 0.7, 0.9)
+
+
+def _candidates(profile, seeds, model, images, algo, name, values, fixed=None):
+    from thesis_lib import profiles
+    from thesis_lib.runspec import make_spec
+
+    ps = profiles.settings(profile)
+    seeds = tuple(seeds) if seeds is not None else ps.seeds
+    model = model or ps.mixup.models[-1]
+    images = images or data.load_cifar10_test().provenance.source
+    out = {}
+    for v in values:
+        extra = {k: x for k, x in {**(fixed or {}), name: float(v)}.items() if x != DEFAULTS[algo][k]}
+        out[v] = tuple(make_spec(5, algo, model, s, profile, images=images, validation=True, extra=extra)
+                       for s in seeds)
+    return out
+
+
+def run_tuning(profile: str, seeds=None, model: str | None = None, images: str | None = None,
+               device: str | None = None, jobs: int = 1):
+    """Train every validation candidate (through the run cache) and choose; returns ``(chosen, score tables)``
+    with ``chosen = {"mix_maxent": {"alpha": a}, "ent_wc": {"alpha": a, "kappa": k}}`` for :func:`build_grid`."""
+    from thesis_lib.chapter3_grid import choose
+    from thesis_lib.run import run_grid
+
+    def stage(cands):
+        records = {r["key"]: r for r in run_grid([s for ss in cands.values() for s in ss], device=device, jobs=jobs)}
+        return choose(cands, records)
+
+    kw = dict(profile=profile, seeds=seeds, model=model, images=images)
+    scores = {}
+    maxent_alpha, scores["Mix-MaxEnt alpha"] = stage(_candidates(**kw, algo="mix_maxent", name="alpha",
+                                                                 values=MAXENT_ALPHAS))
+    ent_alpha, scores["Ent-WC alpha"] = stage(_candidates(**kw, algo="ent_wc", name="alpha", values=ENT_WC_ALPHAS))
+    kappa, scores["Ent-WC kappa"] = stage(_candidates(**kw, algo="ent_wc", name="kappa", values=KAPPAS,
+                                                      fixed={"alpha": float(ent_alpha)}))
+    chosen = {"mix_maxent": {"alpha": float(maxent_alpha)}, "ent_wc": {"alpha": float(ent_alpha), "kappa": float(kappa)}}
+    return chosen, scores

@@ -66,3 +66,53 @@ def example_labels(name: str, variety: str = "T2Clamp", gamma: float = DEFAULT_G
     per = annotator_labels({name: elicited.elicitations[name]}, variety, gamma)[name]
     s = parse_stimulus(name)
     return per.mean(0), two_hot_label(s.lambda_f, s.class_a, s.class_b)
+
+
+def example_stimulus(names, classes=("horse", "ship"), lambda_f: float = 0.5) -> str:
+    """The stimulus Fig. 5.1 shows: a 50/50 mix of ``classes`` when H-Mix has one, else the first by name."""
+    from thesis_lib import CLASSES
+
+    want = {CLASSES.index(c) for c in classes}
+    names = sorted(set(names))
+    for n in names:
+        s = parse_stimulus(n)
+        if {s.class_a, s.class_b} == want and abs(s.lambda_f - lambda_f) < 1e-9:
+            return n
+    return names[0]
+
+
+def fig_5_1(image: np.ndarray, name: str, human: np.ndarray, mix: np.ndarray):
+    """A mixed image beside its mixup label and its mean human soft label."""
+    import matplotlib.pyplot as plt
+
+    from thesis_lib import CLASSES
+    from thesis_lib.plots import OURS, THEIRS
+
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1, 2.5]})
+    ax0.imshow(np.clip(np.rint(image), 0, 255).astype(np.uint8))
+    ax0.set_axis_off()
+    ax0.set_title(name, fontsize=7)
+    x = np.arange(len(CLASSES))
+    ax1.bar(x - 0.2, mix, 0.4, color=OURS, label="mixup label")
+    ax1.bar(x + 0.2, human, 0.4, color=THEIRS, label="human soft label (mean)")
+    ax1.set_xticks(x, CLASSES, rotation=60, fontsize=8)
+    ax1.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def fig_c_1(fits: dict):
+    """Appendix C: every class pair's fitted tau_ij(lambda_f) against linear mixup's identity."""
+    import matplotlib.pyplot as plt
+
+    from thesis_lib.soft_mixup import logistic
+
+    grid = np.linspace(0, 1, 101)
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for k, m in fits.values():
+        ax.plot(grid, logistic(grid, k, m), lw=0.8, alpha=0.6)
+    ax.plot([0, 1], [0, 1], color="red", lw=1.5, label="linear mixup")
+    ax.set_xlabel("λ_f (weight of the lower-index class)")
+    ax.set_ylabel("τ_ij(λ_f)")
+    ax.legend()
+    return fig

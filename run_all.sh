@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates every table and figure: runs the chapter notebooks in order with papermill.
 #
-#   ./run_all.sh [--profile full|quick|smoke] [--only 03 04 ...] [--jobs N] [-p NAME VALUE ...]
+#   ./run_all.sh [--profile full|quick|smoke] [--only 03 04 ...] [--jobs N] [--backend local|ray] [-p NAME VALUE ...]
 #
 # Executed notebooks go to results/notebooks/, tables to results/tables/, figures to figures/, and the report
 # (every table beside the thesis, its claims checked) to results/REPORT.md and .html. Finished training runs are
 # cached in results/runs/, so a killed run_all.sh resumes where it stopped. --jobs N trains N runs at once.
-# Default profile: full when a CUDA GPU is present, else quick.
+# --backend ray sends the training runs to a Ray cluster (THESIS_RAY_ADDRESS, else a local Ray instance);
+# default: $THESIS_BACKEND, else local. Default profile: full when a CUDA GPU is present, else quick.
 set -euo pipefail
 usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 profile="" only=() params=() names=() jobs=1
@@ -16,6 +17,8 @@ while [ $# -gt 0 ]; do
     --only) shift; while [ $# -gt 0 ] && [[ "$1" != -* ]]; do only+=("$1"); shift; done ;;
     --jobs) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "error: --jobs needs a positive integer" >&2; exit 2; }
             jobs="$2"; shift 2 ;;
+    --backend) [[ "${2:-}" =~ ^(local|ray)$ ]] || { echo "error: --backend needs local or ray" >&2; exit 2; }
+               export THESIS_BACKEND="$2"; shift 2 ;;
     -p) [ $# -ge 3 ] || { echo "error: -p needs NAME VALUE" >&2; exit 2; }; params+=(-p "$2" "$3"); names+=("$2"); shift 3 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "error: unknown argument '$1'" >&2; usage >&2; exit 2 ;;

@@ -17,7 +17,7 @@ from thesis_lib import cache, chapter3, summary
 from thesis_lib.augment import crop_flip
 from thesis_lib.run import main, run_spec
 from thesis_lib.runspec import RunSpec, make_spec
-from thesis_lib.train import Targets
+from thesis_lib.train import Targets, TrainConfig, train
 
 TINY = dict(train_subset=400, eval_subset=200, epochs=1)
 
@@ -196,3 +196,26 @@ def test_mixup_hooks_and_augmenting_set():
     with pytest.raises(ValueError, match="0-255"):
         train(get_model("small_cnn"), images / 255 - 1, both, TrainConfig(epochs=1, batch_size=16, lr=0.01),
               seed=0, device="cpu")
+
+
+def test_compiled_training_matches_eager_and_bad_modes_fail():
+    """torch.compile (opt-in) trains the same model to finite, near-identical losses; an unknown mode is refused."""
+    from torch import nn
+
+    from thesis_lib.train import check_compile
+
+    def tiny():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (96, 32, 32, 3), dtype=np.uint8)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 96)]
+    cfg = TrainConfig(epochs=2, batch_size=32, lr=0.05)
+    eager = train(tiny(), x, Targets(fixed=y), cfg, seed=0, device="cpu")
+    compiled = train(tiny(), x, Targets(fixed=y), cfg, seed=0, device="cpu", compile="default")
+    assert [c["loss"] for c in compiled] == pytest.approx([c["loss"] for c in eager], rel=1e-3)
+    assert check_compile(None) == "off"
+    with pytest.raises(ValueError, match="unknown compile mode"):
+        train(tiny(), x, Targets(fixed=y), cfg, seed=0, device="cpu", compile="fastest")

@@ -3,13 +3,15 @@
     python -m thesis_lib.run --chapter 3 --label-method T2Clamp --model resnet34a --seed 0 --profile smoke
 
 A cached spec is loaded, not retrained; a finished run is saved atomically before the next starts, so a killed
-grid loses nothing already finished.
+grid loses nothing already finished. ``run_grid`` trains on this machine (backend "local") or dispatches the
+uncached specs to a Ray cluster (backend "ray", ``THESIS_BACKEND=ray``; see :mod:`thesis_lib.ray_backend`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -23,7 +25,7 @@ import thesis_lib
 from thesis_lib import cache, data, metrics
 from thesis_lib.models import get_model
 from thesis_lib.runspec import RunSpec, make_spec
-from thesis_lib.train import TrainConfig, resolve_device, train
+from thesis_lib.train import TrainConfig, check_compile, resolve_device, train
 
 
 def versions() -> dict:
@@ -70,6 +72,7 @@ def corruption_ce(model, images_u8, soft_targets, device, severity: int = 3) -> 
 def execute(spec: RunSpec, device: str | None = None, progress: bool = False) -> dict:
     """Train and evaluate ``spec`` (no cache); returns the result record."""
     dev = resolve_device(device)
+    compile_mode = check_compile(os.environ.get("THESIS_COMPILE"))  # an execution choice, like the device: not in the key
     if spec.profile == "full" and dev.type != "cuda":
         raise ValueError("profile 'full' is the thesis protocol and needs a CUDA GPU; use profile 'quick' on a CPU")
     t0 = time.perf_counter()
@@ -84,7 +87,7 @@ def execute(spec: RunSpec, device: str | None = None, progress: bool = False) ->
                       grad_clip=spec.grad_clip, augment=spec.augment)
     hooks = {k: v for k, v in (("batch_hook", rd.batch_hook), ("loss_fn", rd.loss_fn)) if v is not None}
     curve = train(model, rd.training_images(cifar10.images), rd.targets, cfg, seed=spec.seed, device=dev,
-                  progress=progress, desc=spec.label(), **hooks)
+                  progress=progress, desc=spec.label(), compile=compile_mode, **hooks)
     setup_and_train = time.perf_counter() - t0
     results = {}
     for name, (idx, soft) in rd.eval_sets.items():
@@ -100,7 +103,7 @@ def execute(spec: RunSpec, device: str | None = None, progress: bool = False) ->
         "metrics": results, "curve": curve,
         "wall_time_s": time.perf_counter() - t0, "train_time_s": train_time, "setup_time_s": setup_and_train - train_time,
         "train_images_per_s": train_images / train_time if train_time > 0 else float("nan"),
-        "n_train": int(len(rd.targets)), "device": device_name(dev), "versions": versions(),
+        "n_train": int(len(rd.targets)), "device": device_name(dev), "compile": compile_mode, "versions": versions(),
         "image_provenance": cifar10.provenance.as_dict(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -122,13 +125,25 @@ def _worker_init(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=None, jobs: int = 1) -> list[dict]:
+BACKENDS = ("local", "ray")
+
+
+def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=None, jobs: int = 1,
+             backend: str | None = None) -> list[dict]:
     """Run every spec (cached ones are only loaded), each saved as soon as it finishes.
 
     ``jobs > 1`` trains that many runs at once in worker processes (on one GPU they share it; on a CPU each gets
-    ``cores // jobs`` threads, since oversubscribed threads make every run crawl)."""
-    import os
+    ``cores // jobs`` threads, since oversubscribed threads make every run crawl).
+    ``backend``: "local" (this machine) or "ray" (a Ray cluster, :func:`thesis_lib.ray_backend.run_grid_ray`, where
+    Ray's resources, not ``jobs``, decide how many runs go at once); default ``THESIS_BACKEND``, else "local"."""
 
+    backend = backend or os.environ.get("THESIS_BACKEND") or "local"
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend == "ray":
+        from thesis_lib.ray_backend import run_grid_ray
+
+        return run_grid_ray(specs, device=device, progress=progress, runs_root=runs_root)
     specs = list(specs)
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")

@@ -7,6 +7,11 @@ rewrite a batch (``batch_hook``: mixing with a label policy) and swap the loss (
 
 Both devices use channels_last (on two CPU cores it trains the small CNN 1.5-2x faster than NCHW). On a GPU:
 bf16 autocast. On a CPU: fp32, and a fixed seed gives identical results.
+
+``compile`` (opt-in; ``THESIS_COMPILE`` for whole grids) runs the forward and backward through ``torch.compile``:
+"default", or "reduce-overhead" (CUDA graphs, aimed at batch-32 steps whose kernels are too small to keep a GPU
+busy), or "max-autotune". On the 2-core CPU it does not pay (the small CNN's steady epochs ran at the same speed
+and its first epoch took ~40 s of compiling), so it is off by default; it has not been timed on a GPU here.
 """
 
 from __future__ import annotations
@@ -83,6 +88,16 @@ class Targets:
         return self.pool[idx, pick]
 
 
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
+
+
+def check_compile(mode: str | None) -> str:
+    mode = mode or "off"
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"unknown compile mode {mode!r}; expected one of {', '.join(COMPILE_MODES)}")
+    return mode
+
+
 BatchHook = Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -108,16 +123,20 @@ def images_to_device(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 def train(model: nn.Module, images: np.ndarray, targets: Targets, cfg: TrainConfig, *, seed: int,
           device: torch.device | str | None = None, batch_hook: BatchHook | None = None,
-          loss_fn: LossFn = soft_cross_entropy, progress: bool = False, desc: str = "train") -> list[dict]:
+          loss_fn: LossFn = soft_cross_entropy, progress: bool = False, desc: str = "train",
+          compile: str | None = None) -> list[dict]:
     """Train ``model`` in place on ``images`` ((N, 32, 32, 3), 0-255); returns the curve, one dict per epoch.
 
     ``seed`` drives the batch order, augmentation and annotator draws (the caller seeds model initialisation).
+    ``compile``: a :data:`COMPILE_MODES` entry (default off); the model itself stays uncompiled for evaluation.
     """
     device = resolve_device(device)
     if len(images) != len(targets):
         raise ValueError(f"{len(images)} images but {len(targets)} targets")
     cuda = device.type == "cuda"
     model.to(device=device, memory_format=torch.channels_last)
+    mode = check_compile(compile)
+    forward = model if mode == "off" else torch.compile(model, mode=None if mode == "default" else mode)
     x_all = images_to_device(images, device)
     y_all = targets.to(device)
     gen = torch.Generator(device=device)
@@ -144,7 +163,7 @@ def train(model: nn.Module, images: np.ndarray, targets: Targets, cfg: TrainConf
                 x, y = batch_hook(x, y, gen)
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
-                logits = model(x)
+                logits = forward(x)
             loss = loss_fn(logits.float(), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()

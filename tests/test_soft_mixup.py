@@ -167,3 +167,12 @@ def test_chapter5_validation_choices(tmp_path, monkeypatch):
         assert chosen[algo][name] == best
     # kappa = 0.7 at the chosen alpha is the alpha sweep's own run: one cache entry, trained once
     assert len(list(tmp_path.glob("smoke/*.json"))) == 5
+
+
+def test_ent_wc_floor_below_log2_over_log10_never_binds():
+    """H <= log 10 over CIFAR-10's classes, so log 2 / H >= 0.301: kappa 0 and 0.2 weigh every example alike,
+    while kappa 0.5 lifts the most uncertain ones (what the validation sweep of section 5.2.2 sees)."""
+    logits = torch.cat([torch.zeros(1, 10), torch.randn(255, 10, generator=torch.Generator().manual_seed(0)) * 3])
+    w0, w02, w05 = (S.ent_wc_weights(logits, k) for k in (0.0, 0.2, 0.5))
+    assert torch.equal(w0, w02) and w0.min() == pytest.approx(math.log(2) / math.log(10), rel=1e-5)
+    assert (w05 >= w0).all() and (w05 > w0).any()

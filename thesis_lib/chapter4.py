@@ -58,7 +58,8 @@ def augmenting_labels(method: str, seed: int, gamma: float = CONFIDENCE_GAMMA):
                 labels = confidence_smoothing(labels, g.omega.to_numpy(), gamma)
             pool[i] = labels
         return pool
-    raise ValueError(check_label_method(method) and f"{method!r} has no augmenting set")
+    check_label_method(method)  # an unknown name is named as such; a known one here is "no_aug"
+    raise ValueError(f"{method!r} trains without an augmenting set, so it has no augmenting labels")
 
 
 def run_data(spec: RunSpec) -> RunData:

@@ -38,11 +38,12 @@ def label_varieties(el, gamma: float = 0.1, title: str = ""):
         ax.set_title(f"{letter}) {variety[:2]}, {variety[2:]}")
         ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=60, fontsize=8)
     axes[0].set_ylabel("probability")
-    fig.suptitle(title or _describe(el), fontsize=9, y=1.04)
+    fig.suptitle(title or describe_elicitation(el), fontsize=9, y=1.04)
     return fig
 
 
-def _describe(el) -> str:
+def describe_elicitation(el) -> str:
+    """One line saying what an annotator answered (the title of Fig. 3.2's panels)."""
     s = f"most probable: {CLASSES[el.top1]} {el.p1:g}%"
     if el.top2 is not None:
         s += f"; second: {CLASSES[el.top2]} {el.p2:g}%"

@@ -93,7 +93,8 @@ def mix_maxent_loss(maxent_weight: float = 1.0):
 
 
 def ent_wc_weights(logits: torch.Tensor, kappa: float) -> torch.Tensor:
-    """log(2) / H_theta(x~), capped at 1 and floored at kappa, without gradient."""
+    """log(2) / H_theta(x~), capped at 1 and floored at kappa, without gradient. Over K classes H <= log K, so the
+    weight never falls below log 2 / log K (0.301 for CIFAR-10): a floor kappa below that never binds."""
     with torch.no_grad():
         h = prediction_entropy(logits).clamp_min(1e-12)
         return (LOG2 / h).clamp(min=kappa, max=1.0)

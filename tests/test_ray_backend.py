@@ -41,7 +41,8 @@ def test_ray_trains_uncached_specs_into_the_cache_names_a_failure_and_then_train
     assert {f: f.stat().st_mtime_ns for f in files} == mtimes
     assert [r["key"] for r in records] == [s.key for s in specs]
     assert [r["label"] for r in records] == [s.label() for s in specs]
-    assert all(_finite_metrics(r) and r["n_train"] == 300 and r["device"].startswith("cpu (") for r in records)
+    assert all(_finite_metrics(r) and r["n_train"] == 300 and r["device"].startswith("cpu (") and r["device_share"] == 1.0
+               for r in records)
 
 
 def test_a_ray_session_the_caller_started_is_used_and_left_running(tmp_path):

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from thesis_lib import claims, reference, report
 from thesis_lib.run import run_grid
@@ -59,6 +60,12 @@ def test_parallel_jobs_train_every_run(tmp_path):
     records = run_grid(specs, device="cpu", progress=False, runs_root=tmp_path, jobs=2)
     assert [r["key"] for r in records] == [s.key for s in specs]
     assert len(list((tmp_path / "smoke").glob("*.json"))) == 2
+    # each of the two concurrent runs held half the machine: device-hours count it once, not twice
+    assert [r["device_share"] for r in records] == [0.5, 0.5]
+    from thesis_lib.tables import device_hours
+
+    assert device_hours(records) == pytest.approx(sum(r["wall_time_s"] for r in records) / 2 / 3600)
+    assert device_hours([{"wall_time_s": 3600.0}]) == 1.0            # an older record without a share counts whole
 
 
 def test_killed_notebook_resumes_without_recomputing(tmp_path):

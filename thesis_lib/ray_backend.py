@@ -43,13 +43,15 @@ def worker_env() -> dict:
     return env
 
 
-def _execute_task(spec: RunSpec, device: str | None, threads: int) -> dict:
-    """Body of one Ray task: train and evaluate ``spec`` with ``threads`` CPU threads (no cache: the driver saves)."""
+def _execute_task(spec: RunSpec, device: str | None, threads: int, share: float) -> dict:
+    """Body of one Ray task: train and evaluate ``spec`` with ``threads`` CPU threads (no cache: the driver saves);
+    ``share`` is the task's GPU fraction, recorded so device-hours count shared GPUs once."""
     import torch
 
     from thesis_lib.run import execute
 
     torch.set_num_threads(threads)
+    os.environ["THESIS_DEVICE_SHARE"] = repr(share)
     return execute(spec, device, progress=False)
 
 
@@ -100,7 +102,8 @@ def _train_on_ray(todo, n_specs, device, progress, runs_root, address, gpus_per_
         if not started_here:  # the caller's session has its own runtime_env: give the tasks the data location
             options["runtime_env"] = {"env_vars": env}
         task = ray.remote(_execute_task).options(**options)
-        pending = {task.remote(s, device, cpus_per_run): s for s in todo}
+        share = gpus_per_run if 0 < gpus_per_run <= 1 else 1.0
+        pending = {task.remote(s, device, cpus_per_run, share): s for s in todo}
         failed = []
         desc = (f"ray runs ({len(todo)} to train, {n_specs - len(todo)} cached, "
                 f"{cpus_per_run} CPU + {gpus_per_run:g} GPU each)")

@@ -42,6 +42,15 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
+def device_share() -> float:
+    """This run's share of its device: ``THESIS_DEVICE_SHARE``, set to 1/N for the N concurrent runs of
+    ``run_grid(jobs=N)`` and to the GPU fraction of a Ray task (device-hours per table are wall time x share)."""
+    share = float(os.environ.get("THESIS_DEVICE_SHARE", "1"))
+    if not 0 < share <= 1:
+        raise ValueError(f"THESIS_DEVICE_SHARE must lie in (0, 1], got {share}")
+    return share
+
+
 def _run_data(spec: RunSpec):
     if spec.chapter == 3:
         from thesis_lib.chapter3 import run_data
@@ -103,7 +112,8 @@ def execute(spec: RunSpec, device: str | None = None, progress: bool = False) ->
         "metrics": results, "curve": curve,
         "wall_time_s": time.perf_counter() - t0, "train_time_s": train_time, "setup_time_s": setup_and_train - train_time,
         "train_images_per_s": train_images / train_time if train_time > 0 else float("nan"),
-        "n_train": int(len(rd.targets)), "device": device_name(dev), "compile": compile_mode, "versions": versions(),
+        "n_train": int(len(rd.targets)), "device": device_name(dev), "compile": compile_mode,
+        "device_share": device_share(), "versions": versions(),
         "image_provenance": cifar10.provenance.as_dict(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -121,21 +131,24 @@ def run_spec(spec: RunSpec, device: str | None = None, progress: bool = False, f
     return record
 
 
-def _worker_init(threads: int) -> None:
+def _worker_init(threads: int, share: float) -> None:
     torch.set_num_threads(threads)
+    os.environ["THESIS_DEVICE_SHARE"] = repr(share)
 
 
 BACKENDS = ("local", "ray")
 
 
 def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=None, jobs: int = 1,
-             backend: str | None = None) -> list[dict]:
+             backend: str | None = None, deadline_s: float | None = None) -> list[dict]:
     """Run every spec (cached ones are only loaded), each saved as soon as it finishes.
 
     ``jobs > 1`` trains that many runs at once in worker processes (on one GPU they share it; on a CPU each gets
     ``cores // jobs`` threads, since oversubscribed threads make every run crawl).
     ``backend``: "local" (this machine) or "ray" (a Ray cluster, :func:`thesis_lib.ray_backend.run_grid_ray`, where
-    Ray's resources, not ``jobs``, decide how many runs go at once); default ``THESIS_BACKEND``, else "local"."""
+    Ray's resources, not ``jobs``, decide how many runs go at once); default ``THESIS_BACKEND``, else "local".
+    ``deadline_s`` (local backend): start no run after this many seconds (runs under way finish and are saved), for
+    time-limited machines; the runs never started are then missing from the returned list."""
 
     backend = backend or os.environ.get("THESIS_BACKEND") or "local"
     if backend not in BACKENDS:
@@ -143,7 +156,11 @@ def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=
     if backend == "ray":
         from thesis_lib.ray_backend import run_grid_ray
 
+        if deadline_s is not None:
+            raise ValueError("deadline_s is for the local backend; a Ray cluster schedules the runs itself")
         return run_grid_ray(specs, device=device, progress=progress, runs_root=runs_root)
+    start = time.monotonic()
+    late = lambda: deadline_s is not None and time.monotonic() - start > deadline_s  # noqa: E731
     specs = list(specs)
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
@@ -151,20 +168,29 @@ def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=
     desc = f"runs ({len(todo)} to train, {len(specs) - len(todo)} cached, {jobs} at a time)"
     if jobs > 1 and len(todo) > 1:
         import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from itertools import islice
 
         threads = max(1, (os.cpu_count() or 1) // jobs)
         with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,
-                                 initargs=(threads,)) as pool, tqdm(total=len(todo), desc=desc,
+                                 initargs=(threads, 1.0 / min(jobs, len(todo)))) as pool, tqdm(total=len(todo), desc=desc,
                                                                      disable=not progress) as bar:
-            futures = [pool.submit(run_spec, s, device, False, False, runs_root) for s in todo]
-            for f in as_completed(futures):
-                f.result()  # re-raise a failed run here
-                bar.update()
-        return [run_spec(s, device, runs_root=runs_root) for s in specs]  # all cached now
+            waiting = iter(todo)  # at most `jobs` submitted at a time, so a deadline can stop the rest
+            running = {pool.submit(run_spec, s, device, False, False, runs_root) for s in islice(waiting, jobs)}
+            while running:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for f in done:
+                    f.result()  # re-raise a failed run here
+                    bar.update()
+                    nxt = None if late() else next(waiting, None)
+                    if nxt is not None:
+                        running.add(pool.submit(run_spec, nxt, device, False, False, runs_root))
+        return [r for r in (cache.load(s, runs_root) for s in specs) if r is not None]  # all cached unless late
     out = []
     with tqdm(specs, desc=desc, disable=not progress) as bar:
         for spec in bar:
+            if late() and cache.load(spec, runs_root) is None:
+                continue
             bar.set_postfix_str(spec.label())
             out.append(run_spec(spec, device, progress=False, runs_root=runs_root))
     return out

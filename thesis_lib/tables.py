@@ -68,7 +68,13 @@ def provenance(records: list[dict]) -> dict:
     devices = sorted({r["device"] for r in records})
     return {"profile": ", ".join(profiles), "images": ", ".join(images), "models": ", ".join(models),
             "seeds": ", ".join(map(str, seeds)), "devices": "; ".join(devices),
-            "gpu_hours": sum(r["wall_time_s"] for r in records) / 3600}
+            "gpu_hours": device_hours(records)}
+
+
+def device_hours(records: list[dict]) -> float:
+    """Device time the runs used: each run's wall time times its share of the device (1 / N for N runs sharing it
+    through ``--jobs N``, the GPU fraction on Ray); records from before shares were recorded count whole."""
+    return sum(r["wall_time_s"] * r.get("device_share", 1.0) for r in records) / 3600
 
 
 def write(table: str, frame: pd.DataFrame, records: list[dict], out_dir: str | Path, title: str = "") -> Path:

@@ -4,8 +4,8 @@
     python bench/throughput.py --model resnet34a --device cuda --concurrent 1 4 8
 
 (a) reference: the loop of the thesis's base code (Uma et al.; mixup-cifar10): a torchvision-style Dataset that
-    turns each image into a PIL image, per-image RandomCrop(32, padding=4) + RandomHorizontalFlip + ToTensor, a
-    DataLoader (shuffle, ``--workers`` worker processes), fp32, NCHW, batch 32, hard-label cross-entropy.
+    turns each image into a PIL image, per-image RandomCrop(32, padding=4) + RandomHorizontalFlip + ToTensor +
+    Normalize, a DataLoader (shuffle, ``--workers`` worker processes), fp32, NCHW, batch 32, hard-label cross-entropy.
 (b) thesis_lib.train.train on the same model, the same 7,000 CIFAR-10 training images with the same labels and
     augmentation, the same epochs and batch size: images resident on the device, batch augmentation by tensor
     indexing, channels_last (bf16 autocast on a GPU). Also (b) at the quick profile's own batch size.
@@ -63,9 +63,11 @@ class PILImages(torch.utils.data.Dataset):
         from torchvision import transforms
 
         self.images, self.labels = images, labels
+        from thesis_lib.models.normalize import CIFAR10_MEAN, CIFAR10_STD
+
         steps = [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()] if augment else []
-        # no Normalize: the project's models normalise inside, so both loops feed them the same [0, 1] input
-        self.transform = transforms.Compose(steps + [transforms.ToTensor()])
+        # normalised per image in the transform, as the thesis's base code does (so its network has no Normalize)
+        self.transform = transforms.Compose(steps + [transforms.ToTensor(), transforms.Normalize(CIFAR10_MEAN, CIFAR10_STD)])
 
     def __len__(self) -> int:
         return len(self.images)
@@ -78,7 +80,7 @@ class PILImages(torch.utils.data.Dataset):
 
 def reference(model_name, images, labels, epochs, batch, lr, augment, device, workers, seed=0) -> dict:
     torch.manual_seed(seed)
-    model = get_model(model_name).to(device)
+    model = get_model(model_name).net.to(device)  # the bare network: the transform normalised the input
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
     loader = torch.utils.data.DataLoader(PILImages(images, labels, augment), batch_size=batch, shuffle=True,
                                          num_workers=workers, pin_memory=device.type == "cuda",

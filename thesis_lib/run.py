@@ -149,7 +149,6 @@ def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=
     Ray's resources, not ``jobs``, decide how many runs go at once); default ``THESIS_BACKEND``, else "local".
     ``deadline_s`` (local backend): start no run after this many seconds (runs under way finish and are saved), for
     time-limited machines; the runs never started are then missing from the returned list."""
-
     backend = backend or os.environ.get("THESIS_BACKEND") or "local"
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
@@ -172,9 +171,10 @@ def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=
         from itertools import islice
 
         threads = max(1, (os.cpu_count() or 1) // jobs)
+        share = 1.0 / min(jobs, len(todo))  # nominal: the runs of a grid's tail may end up with the device alone
         with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,
-                                 initargs=(threads, 1.0 / min(jobs, len(todo)))) as pool, tqdm(total=len(todo), desc=desc,
-                                                                     disable=not progress) as bar:
+                                 initargs=(threads, share)) as pool, \
+                tqdm(total=len(todo), desc=desc, disable=not progress) as bar:
             waiting = iter(todo)  # at most `jobs` submitted at a time, so a deadline can stop the rest
             running = {pool.submit(run_spec, s, device, False, False, runs_root) for s in islice(waiting, jobs)}
             while running:

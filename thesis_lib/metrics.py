@@ -40,6 +40,7 @@ __all__ = [
     "evaluate",
     "fgsm_images",
     "fgsm_loss",
+    "metrics_from_outputs",
     "rms_calibration_error",
     "soft_cross_entropy",
 ]
@@ -238,6 +239,7 @@ def fgsm_loss(
     eps: float = FGSM_EPS,
     batch_size: int = 500,
     device: torch.device | str | None = None,
+    log_probs_out: list | None = None,
 ) -> float:
     """Mean soft-label CE of ``model`` on FGSM-perturbed images (thesis §3.3.1, "FGSM loss").
 
@@ -256,7 +258,10 @@ def fgsm_loss(
             t = soft_targets[lo:lo + batch_size].to(device)
             adv = fgsm_images(model, x, t, eps)
             with torch.no_grad():
-                total += soft_cross_entropy(model(adv), t, reduction="sum").item()
+                logits = model(adv).float()
+                total += soft_cross_entropy(logits, t, reduction="sum").item()
+                if log_probs_out is not None:  # kept so the metric can be recomputed without the model
+                    log_probs_out.append(F.log_softmax(logits, dim=1).cpu())
     finally:
         model.train(was_training)
     return total / n
@@ -283,6 +288,7 @@ def evaluate(
     fgsm: bool = True,
     eps: float = FGSM_EPS,
     bin_size: int = CALIBRATION_BIN_SIZE,
+    outputs: dict | None = None,
 ) -> dict[str, float]:
     """Thesis §3.3.1 metrics of ``model`` on pixel-space images against soft evaluation labels.
 
@@ -291,6 +297,10 @@ def evaluate(
     FGSM loss at ``eps`` (``nan`` when ``fgsm=False``); accuracy against the soft label's argmax; and the
     number of examples (a float, so the dict is homogeneous). The model is evaluated in eval mode on
     ``device`` (default: where its parameters are) and its previous mode is restored.
+
+    ``outputs``: a dict that receives the model's log-softmax outputs, ``"log_probs"`` on the clean images and
+    ``"fgsm_log_probs"`` on their FGSM images ((N, K) float32 on the CPU), so that every metric can later be
+    recomputed without the model (:func:`metrics_from_outputs`).
     """
     images01, soft_targets, n, device = _eval_inputs(model, images01, soft_targets, batch_size, device)
 
@@ -299,16 +309,34 @@ def evaluate(
     try:
         logits = _predict_logits(model, images01, batch_size, device)
         targets = _as_probability_targets(logits, soft_targets.cpu()).float()
+        adv_chunks: list | None = [] if outputs is not None else None
         probs = logits.softmax(dim=1)
         correct = logits.argmax(dim=1) == targets.argmax(dim=1)
         result = {
             "ce": soft_cross_entropy(logits, targets).item(),
             "calibration": rms_calibration_error(probs.max(dim=1).values, correct, bin_size=bin_size),
-            "fgsm_loss": fgsm_loss(model, images01, targets, eps=eps, batch_size=batch_size, device=device)
-            if fgsm else float("nan"),
+            "fgsm_loss": fgsm_loss(model, images01, targets, eps=eps, batch_size=batch_size, device=device,
+                                   log_probs_out=adv_chunks) if fgsm else float("nan"),
             "accuracy": correct.double().mean().item(),
             "n": float(n),
         }
     finally:
         model.train(was_training)
+    if outputs is not None:
+        outputs["log_probs"] = F.log_softmax(logits, dim=1)
+        if fgsm:
+            outputs["fgsm_log_probs"] = torch.cat(adv_chunks)
     return result
+
+
+def metrics_from_outputs(log_probs, soft_targets, fgsm_log_probs=None, bin_size: int = CALIBRATION_BIN_SIZE) -> dict:
+    """The metrics of :func:`evaluate` recomputed from kept log-softmax outputs (no model, no GPU): a metric fix or
+    a new metric needs no retraining. Inputs may be float16 (as a run record keeps them); the arithmetic is float64."""
+    lp = torch.as_tensor(np.asarray(log_probs, dtype=np.float64))
+    t = torch.as_tensor(np.asarray(soft_targets, dtype=np.float64))
+    ce = lambda x: float(-(t * x).sum(1).mean())  # noqa: E731  (0 * -inf cannot occur: log-probs are finite)
+    correct = lp.argmax(1) == t.argmax(1)
+    return {"ce": ce(lp), "calibration": rms_calibration_error(lp.max(1).values.exp(), correct, bin_size=bin_size),
+            "fgsm_loss": float("nan") if fgsm_log_probs is None else
+            ce(torch.as_tensor(np.asarray(fgsm_log_probs, dtype=np.float64))),
+            "accuracy": correct.double().mean().item(), "n": float(len(t))}

@@ -15,6 +15,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
@@ -78,10 +79,24 @@ def corruption_ce(model, images_u8, soft_targets, device, severity: int = 3) -> 
     return {"corruption_ce": float(np.mean(list(per.values()))), "corruption_ce_by_type": per}
 
 
-def execute(spec: RunSpec, device: str | None = None, progress: bool = False) -> dict:
-    """Train and evaluate ``spec`` (no cache); returns the result record."""
+@dataclass
+class Prepared:
+    """A run ready to train: its data, its freshly initialised model and its training configuration."""
+
+    spec: RunSpec
+    device: torch.device
+    cifar10: object
+    rd: object
+    model: torch.nn.Module
+    cfg: TrainConfig
+    hooks: dict
+    t0: float
+    setup_s: float
+
+
+def prepare(spec: RunSpec, device: str | torch.device | None = None) -> Prepared:
+    """Everything a run needs before its first step (the model initialised from the spec's seed)."""
     dev = resolve_device(device)
-    compile_mode = check_compile(os.environ.get("THESIS_COMPILE"))  # an execution choice, like the device: not in the key
     if spec.profile == "full" and dev.type != "cuda":
         raise ValueError("profile 'full' is the thesis protocol and needs a CUDA GPU; use profile 'quick' on a CPU")
     t0 = time.perf_counter()
@@ -95,28 +110,55 @@ def execute(spec: RunSpec, device: str | None = None, progress: bool = False) ->
                       weight_decay=spec.weight_decay, milestones=spec.milestones, lr_decay=spec.lr_decay,
                       grad_clip=spec.grad_clip, augment=spec.augment)
     hooks = {k: v for k, v in (("batch_hook", rd.batch_hook), ("loss_fn", rd.loss_fn)) if v is not None}
-    curve = train(model, rd.training_images(cifar10.images), rd.targets, cfg, seed=spec.seed, device=dev,
-                  progress=progress, desc=spec.label(), compile=compile_mode, **hooks)
-    setup_and_train = time.perf_counter() - t0
-    results = {}
+    return Prepared(spec, dev, cifar10, rd, model, cfg, hooks, t0, time.perf_counter() - t0)
+
+
+def finish(p: Prepared, curve: list[dict], *, engine: str = "single", compile_mode: str = "off",
+           share: float | None = None, train_time: float | None = None) -> dict:
+    """Evaluate a trained run and make its record; the evaluation outputs ride along under ``"outputs"`` (the run
+    cache writes them beside the record, :func:`thesis_lib.cache.save`).
+
+    ``train_time``: the run's part of the training time when it trained beside others (multi-run engine)."""
+    spec, rd, cifar10, dev = p.spec, p.rd, p.cifar10, p.device
+    train_end = time.perf_counter()
+    results, outputs = {}, {}
     for name, (idx, soft) in rd.eval_sets.items():
         x = torch.as_tensor(cifar10.images[idx]).permute(0, 3, 1, 2).float().div(255.0)
         soft_t = torch.as_tensor(soft, dtype=torch.float32)
-        results[name] = metrics.evaluate(model, x, soft_t, device=dev, eps=spec.fgsm_eps)
+        kept = {}
+        results[name] = metrics.evaluate(p.model, x, soft_t, device=dev, eps=spec.fgsm_eps, outputs=kept)
+        outputs[name] = {"idx": np.asarray(idx), **{k: v.numpy() for k, v in kept.items()}}
         if name in rd.corruption_eval:
-            results[name].update(corruption_ce(model, cifar10.images[idx], soft_t, dev))
+            results[name].update(corruption_ce(p.model, cifar10.images[idx], soft_t, dev))
+    eval_time = time.perf_counter() - train_end
     train_images = len(rd.targets) * len(curve)
-    train_time = sum(c["seconds"] for c in curve)
+    if train_time is None:
+        train_time = sum(c["seconds"] for c in curve)
+    if engine == "single":
+        wall = train_end - p.t0 + eval_time
+    else:  # trained beside others: its own set-up and evaluation, plus its part of the shared training
+        wall = p.setup_s + train_time + eval_time
     return {
         "key": spec.key, "spec": spec.as_dict(), "label": spec.label(), "profile": spec.profile,
         "metrics": results, "curve": curve,
-        "wall_time_s": time.perf_counter() - t0, "train_time_s": train_time, "setup_time_s": setup_and_train - train_time,
+        "wall_time_s": wall, "train_time_s": train_time, "eval_time_s": eval_time,
+        "setup_time_s": wall - train_time - eval_time,
         "train_images_per_s": train_images / train_time if train_time > 0 else float("nan"),
-        "n_train": int(len(rd.targets)), "device": device_name(dev), "compile": compile_mode,
-        "device_share": device_share(), "versions": versions(),
+        "n_train": int(len(rd.targets)), "device": device_name(dev), "engine": engine, "compile": compile_mode,
+        "device_share": device_share() if share is None else share, "versions": versions(),
         "image_provenance": cifar10.provenance.as_dict(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "outputs": outputs,
     }
+
+
+def execute(spec: RunSpec, device: str | None = None, progress: bool = False) -> dict:
+    """Train and evaluate ``spec`` alone (no cache); returns the result record."""
+    compile_mode = check_compile(os.environ.get("THESIS_COMPILE"))  # an execution choice, like the device: not in the key
+    p = prepare(spec, device)
+    curve = train(p.model, p.rd.training_images(p.cifar10.images), p.rd.targets, p.cfg, seed=spec.seed,
+                  device=p.device, progress=progress, desc=spec.label(), compile=compile_mode, **p.hooks)
+    return finish(p, curve, compile_mode=compile_mode)
 
 
 def run_spec(spec: RunSpec, device: str | None = None, progress: bool = False, force: bool = False,
@@ -131,16 +173,54 @@ def run_spec(spec: RunSpec, device: str | None = None, progress: bool = False, f
     return record
 
 
+def run_group(specs, device: str | None = None, progress: bool = False, runs_root=None, on_saved=None,
+              deadline: float | None = None) -> list[dict]:
+    """Train ``specs`` together with the multi-run engine (:mod:`thesis_lib.multirun`), save each record, return
+    them in order. Specs that cannot stack (other architecture or schedule, another number of training images) are
+    trained as separate stacks. ``on_saved(spec, path)`` is called after each record is saved; ``deadline``
+    (``time.monotonic()``) abandons a stack that would pass it (:class:`thesis_lib.multirun.DeadlineExceeded`)."""
+    from thesis_lib import multirun
+
+    specs = list(specs)
+    compile_mode = check_compile(os.environ.get("THESIS_COMPILE"))
+    if compile_mode != "off":
+        raise ValueError("THESIS_COMPILE applies to the single-run engine; the multi-run engine runs eagerly")
+    prepared = [prepare(s, device) for s in specs]
+    by_n: dict = {}
+    for p in prepared:  # stacks need equal numbers of training images (e.g. Fig. 3.6's N' runs differ)
+        by_n.setdefault((multirun.group_key(p.spec), len(p.rd.targets)), []).append(p)
+    out = {}
+    for stack in by_n.values():
+        t0 = time.perf_counter()
+        curves = multirun.train_stacked(
+            [p.model for p in stack], [p.rd.training_images(p.cifar10.images) for p in stack],
+            [p.rd.targets for p in stack], stack[0].cfg, seeds=[p.spec.seed for p in stack], device=stack[0].device,
+            batch_hooks=[p.rd.batch_hook for p in stack], loss_fns=[p.rd.loss_fn for p in stack], progress=progress,
+            desc=f"{len(stack)} x {stack[0].spec.model}", deadline=deadline)
+        group_train = time.perf_counter() - t0
+        for p, curve in zip(stack, curves):
+            record = finish(p, curve, engine=f"multi ({len(stack)} stacked)", share=1.0 / len(stack),
+                            train_time=group_train / len(stack))
+            record["group_train_time_s"] = group_train
+            path = cache.save(p.spec, record, runs_root)
+            if on_saved is not None:
+                on_saved(p.spec, path)
+            out[p.spec.key] = record
+    return [out[s.key] for s in specs]
+
+
 def _worker_init(threads: int, share: float) -> None:
     torch.set_num_threads(threads)
     os.environ["THESIS_DEVICE_SHARE"] = repr(share)
 
 
 BACKENDS = ("local", "ray")
+ENGINES = ("single", "multi")
 
 
 def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=None, jobs: int = 1,
-             backend: str | None = None, deadline_s: float | None = None) -> list[dict]:
+             backend: str | None = None, deadline_s: float | None = None, engine: str | None = None,
+             group_size: int | None = None) -> list[dict]:
     """Run every spec (cached ones are only loaded), each saved as soon as it finishes.
 
     ``jobs > 1`` trains that many runs at once in worker processes (on one GPU they share it; on a CPU each gets
@@ -148,10 +228,20 @@ def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=
     ``backend``: "local" (this machine) or "ray" (a Ray cluster, :func:`thesis_lib.ray_backend.run_grid_ray`, where
     Ray's resources, not ``jobs``, decide how many runs go at once); default ``THESIS_BACKEND``, else "local".
     ``deadline_s`` (local backend): start no run after this many seconds (runs under way finish and are saved), for
-    time-limited machines; the runs never started are then missing from the returned list."""
+    time-limited machines; the runs never started are then missing from the returned list.
+    ``engine``: "single" (one run per process step loop, :func:`thesis_lib.train.train`) or "multi" (stackable runs
+    trained together in this process, :func:`run_group`, at most ``group_size`` per stack); default
+    ``THESIS_ENGINE``, else "single". Both give the same runs under the same keys; the record names its engine."""
     backend = backend or os.environ.get("THESIS_BACKEND") or "local"
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    engine = engine or os.environ.get("THESIS_ENGINE") or "single"
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if engine == "multi":
+        if backend != "local" or jobs != 1:
+            raise ValueError("the multi-run engine trains its stacks in this process: use backend 'local', jobs 1")
+        return _run_grid_multi(list(specs), device, progress, runs_root, deadline_s, group_size)
     if backend == "ray":
         from thesis_lib.ray_backend import run_grid_ray
 
@@ -194,6 +284,23 @@ def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=
             bar.set_postfix_str(spec.label())
             out.append(run_spec(spec, device, progress=False, runs_root=runs_root))
     return out
+
+
+def _run_grid_multi(specs, device, progress, runs_root, deadline_s, group_size) -> list[dict]:
+    from thesis_lib import multirun
+
+    start = time.monotonic()
+    todo = list({s.key: s for s in specs if cache.load(s, runs_root) is None}.values())
+    stacks = multirun.groups(todo, group_size)
+    with tqdm(total=len(todo), desc=f"runs ({len(todo)} to train in {len(stacks)} stacks, "
+                                    f"{len(specs) - len(todo)} cached)", disable=not progress) as bar:
+        for stack in stacks:
+            if deadline_s is not None and time.monotonic() - start > deadline_s:
+                break
+            bar.set_postfix_str(f"{len(stack)} x {stack[0].model}")
+            run_group(stack, device, progress=False, runs_root=runs_root)
+            bar.update(len(stack))
+    return [r for r in (cache.load(s, runs_root) for s in specs) if r is not None]
 
 
 def main(argv=None) -> int:

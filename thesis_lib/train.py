@@ -139,6 +139,7 @@ def train(model: nn.Module, images: np.ndarray, targets: Targets, cfg: TrainConf
     forward = model if mode == "off" else torch.compile(model, mode=None if mode == "default" else mode)
     x_all = images_to_device(images, device)
     y_all = targets.to(device)
+    dtype = next(model.parameters()).dtype  # float32; float64 only where tests compare engines exactly
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -155,7 +156,7 @@ def train(model: nn.Module, images: np.ndarray, targets: Targets, cfg: TrainConf
             idx = order[lo:lo + cfg.batch_size]
             if len(idx) < 2:  # BatchNorm cannot train on a single example
                 continue
-            x = x_all[idx].float().div_(255.0)
+            x = x_all[idx].to(dtype).div_(255.0)
             if cfg.augment:
                 x = crop_flip(x, gen)
             y = y_all.batch(idx, gen)
@@ -164,7 +165,7 @@ def train(model: nn.Module, images: np.ndarray, targets: Targets, cfg: TrainConf
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
                 logits = forward(x)
-            loss = loss_fn(logits.float(), y)
+            loss = loss_fn(logits if logits.dtype == torch.float64 else logits.float(), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip is not None:

@@ -96,6 +96,10 @@ def test_glove_vectors():
     assert set(CLASSES) <= set(kv.key_to_index)
     assert kv.similarity("cat", "dog") == pytest.approx(0.9218, abs=1e-3)   # the mirror's recorded check
     assert kv.similarity("cat", "dog") > kv.similarity("cat", "ship")
+    # the similarity matrix training uses is gensim's similarity, computed without gensim
+    sim = data.class_similarity()
+    expected = [[kv.similarity(a, b) for b in CLASSES] for a in CLASSES]
+    np.testing.assert_allclose(sim, expected, atol=1e-6)
 
 
 def test_simulator_fit_and_sample():

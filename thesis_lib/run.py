@@ -68,13 +68,31 @@ def _run_data(spec: RunSpec):
     raise NotImplementedError(f"chapter {spec.chapter} runs are built by their chapter module, not yet available")
 
 
+_CORRUPTED: dict = {}   # (images digest, corruption, severity) -> images: built once per process, shared by its runs
+
+
+def corrupted(images_u8: np.ndarray, name: str, severity: int = 3) -> torch.Tensor:
+    """The CIFAR-10-C corruption ``name`` of ``images_u8`` as (N, 3, 32, 32) floats in [0, 1], memoised (building
+    the 15 corrupted sets takes minutes on a CPU; every Chapter 5 run of a process evaluates on the same ones)."""
+    import hashlib
+
+    from thesis_lib.corruptions import corrupt
+
+    key = (hashlib.sha1(np.ascontiguousarray(images_u8).tobytes()).hexdigest(), name, severity)
+    if key not in _CORRUPTED:
+        if len(_CORRUPTED) >= 64:
+            _CORRUPTED.clear()
+        _CORRUPTED[key] = torch.as_tensor(corrupt(images_u8, name, severity, seed=0)).permute(0, 3, 1, 2)
+    return _CORRUPTED[key].float().div(255.0)
+
+
 def corruption_ce(model, images_u8, soft_targets, device, severity: int = 3) -> dict:
     """Mean CE over the 15 CIFAR-10-C corruptions at ``severity`` (plus each one's CE), section 5.2.2."""
-    from thesis_lib.corruptions import CORRUPTIONS, corrupt
+    from thesis_lib.corruptions import CORRUPTIONS
 
     per = {}
     for name in CORRUPTIONS:
-        x = torch.as_tensor(corrupt(images_u8, name, severity, seed=0)).permute(0, 3, 1, 2).float().div(255.0)
+        x = corrupted(images_u8, name, severity)
         per[name] = metrics.evaluate(model, x, soft_targets, device=device, fgsm=False)["ce"]
     return {"corruption_ce": float(np.mean(list(per.values()))), "corruption_ce_by_type": per}
 

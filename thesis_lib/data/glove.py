@@ -16,9 +16,7 @@ from thesis_lib.data.registry import DataError
 
 
 @lru_cache(maxsize=2)
-def _load(path: str):
-    from gensim.models import KeyedVectors
-
+def _matrix(path: str) -> np.ndarray:
     data = json.loads(open(path).read())
     missing = [c for c in CLASSES if c not in data]
     if missing:
@@ -26,6 +24,14 @@ def _load(path: str):
     matrix = np.asarray([data[c] for c in CLASSES], dtype=np.float32)
     if matrix.ndim != 2 or not np.isfinite(matrix).all():
         raise DataError(f"{path}: vectors malformed. Fix: replace it with the mirror's file.")
+    return matrix
+
+
+@lru_cache(maxsize=2)
+def _load(path: str):
+    from gensim.models import KeyedVectors
+
+    matrix = _matrix(path)
     kv = KeyedVectors(vector_size=matrix.shape[1])
     kv.add_vectors(list(CLASSES), matrix)
     return kv
@@ -37,6 +43,8 @@ def load_glove():
 
 
 def class_similarity() -> np.ndarray:
-    """(10, 10) cosine similarity between class-name vectors (diagonal 1)."""
-    kv = load_glove()
-    return np.array([[kv.similarity(a, b) for b in CLASSES] for a in CLASSES], dtype=np.float64)
+    """(10, 10) cosine similarity between class-name vectors (diagonal 1): gensim's ``KeyedVectors.similarity``
+    computed with numpy, so training (e.g. on a lent GPU machine, which carries no gensim) needs no gensim."""
+    m = _matrix(str(registry.locate("glove/cifar10_class_glove.json"))).astype(np.float64)
+    unit = m / np.linalg.norm(m, axis=1, keepdims=True)
+    return unit @ unit.T

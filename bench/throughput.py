@@ -2,6 +2,7 @@
 
     python bench/throughput.py                       # quick-profile model (small CNN) on the CPU
     python bench/throughput.py --model resnet34a --device cuda --concurrent 1 4 8
+    python bench/throughput.py --device cuda --configs resnet34a:32 preact_resnet18:128 --stacked 1 8 32
 
 (a) reference: the loop of the thesis's base code (Uma et al.; mixup-cifar10): a torchvision-style Dataset that
     turns each image into a PIL image, per-image RandomCrop(32, padding=4) + RandomHorizontalFlip + ToTensor +
@@ -11,6 +12,10 @@
     indexing, channels_last (bf16 autocast on a GPU). Also (b) at the quick profile's own batch size.
 ``--concurrent N ...`` also measures the aggregate throughput of N trainer processes sharing the machine (on a GPU:
 sharing the GPU), which is how ``run_all.sh --jobs N`` trains a grid.
+``--stacked K ...`` measures (c), the multi-run engine (:mod:`thesis_lib.multirun`): K runs of the model stacked in
+one process, aggregate images/s, achieved TFLOP/s (3 x forward FLOPs x images/s, FLOPs by torch's counter) and its
+fraction of a peak measured in the same invocation (a bf16 8192^3 matrix product on a GPU, fp32 2048^3 on a CPU).
+``--configs MODEL:BATCH ...`` repeats everything for each model and batch size (default: ``--model``:``--batch``).
 
 Throughput is images per second over the epochs after the first (the first pays for worker start-up, memory
 allocation and cuDNN autotuning); the first epoch's time is reported too. Every number printed is measured in
@@ -148,11 +153,89 @@ def concurrent(args, n: int) -> dict:
     return {"runs": n, "images_per_s": sum(d[2] for d in done) / (end - start), "wall_s": end - start}
 
 
+def stacked(model_name, images, labels, epochs, batch, lr, augment, device, k) -> dict:
+    """(c) ``k`` runs of ``model_name`` trained together by the multi-run engine; aggregate over the timed epochs."""
+    from thesis_lib import multirun
+
+    models = []
+    for r in range(k):
+        torch.manual_seed(r)
+        models.append(get_model(model_name))
+    cfg = TrainConfig(epochs=epochs, batch_size=batch, lr=lr, augment=augment)
+    targets = Targets(fixed=hard_labels(labels))
+    curves = multirun.train_stacked(models, [images] * k, [targets] * k, cfg, seeds=list(range(k)), device=device)
+    out = _steady([c["seconds"] for c in curves[0]], k * len(images))
+    out["runs"] = k
+    return out
+
+
+def peak_tflops(device: torch.device) -> dict:
+    """A dense matrix product's TFLOP/s on this device, measured now: the ceiling achieved TFLOP/s is judged by."""
+    cuda = device.type == "cuda"
+    n, dtype = (8192, torch.bfloat16) if cuda else (2048, torch.float32)
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    reps = 20 if cuda else 3
+    if cuda:
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    if cuda:
+        torch.cuda.synchronize()
+    return {"tflops": 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e12, "what": f"{n}^3 {str(dtype)[6:]} matmul"}
+
+
 def environment(device: torch.device) -> dict:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
         f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     return {"device": name, "torch": torch.__version__, "python": platform.python_version(),
             "cpu_count": os.cpu_count()}
+
+
+def measure(args, model_name, batch, images, labels, augment, device, env, peak) -> dict:
+    common = dict(model_name=model_name, images=images, labels=labels, epochs=args.epochs, lr=args.lr,
+                  augment=augment, device=device)
+    print(f"{model_name}, {len(images)} images, {args.epochs} epochs (first = warm-up), augment={augment}, "
+          f"compile={args.compile}, {env['device']}, torch {env['torch']}")
+    out = {"config": {"model": model_name, "batch": batch}}
+    out["a_reference"] = reference(batch=batch, workers=args.workers, **common)
+    a = out["a_reference"]["images_per_s"]
+    print(f"(a) reference loop, batch {batch}, {args.workers} workers: {a:9.1f} images/s")
+    out["b_thesis_lib"] = ours(batch=batch, compile=args.compile, **common)
+    ratio = out["b_thesis_lib"]["images_per_s"] / a
+    out["ratio_b_over_a"] = ratio
+    print(f"(b) thesis_lib trainer, batch {batch}:      {out['b_thesis_lib']['images_per_s']:9.1f} images/s"
+          f"   b/a = {ratio:.2f}x")
+    if args.profile_batch and args.profile_batch != batch:
+        out["b_thesis_lib_profile_batch"] = ours(batch=args.profile_batch, compile=args.compile, **common)
+        r = out["b_thesis_lib_profile_batch"]["images_per_s"] / a
+        out["ratio_b_profile_batch_over_a"] = r
+        print(f"(b) thesis_lib trainer, batch {args.profile_batch}:      "
+              f"{out['b_thesis_lib_profile_batch']['images_per_s']:9.1f} images/s   b/a = {r:.2f}x")
+    out["concurrent"] = []
+    for n in args.concurrent:
+        c = concurrent(argparse.Namespace(**{**vars(args), "model": model_name, "batch": batch}), n)
+        c["ratio_over_a"] = c["images_per_s"] / a
+        out["concurrent"].append(c)
+        print(f"(b) x {n} concurrent runs, batch {batch}:  {c['images_per_s']:9.1f} images/s aggregate"
+              f"   /a = {c['ratio_over_a']:.2f}x")
+    out["stacked"] = []
+    if args.stacked:
+        from thesis_lib.allocate import forward_flops
+
+        flops = forward_flops(model_name)
+        for k in args.stacked:
+            c = stacked(batch=batch, k=k, **common)
+            c["ratio_over_a"] = c["images_per_s"] / a
+            c["tflops"] = 3 * flops * c["images_per_s"] / 1e12
+            c["fraction_of_peak"] = c["tflops"] / peak["tflops"]
+            out["stacked"].append(c)
+            print(f"(c) {k} runs stacked, batch {batch}:  {c['images_per_s']:9.1f} images/s aggregate   "
+                  f"/a = {c['ratio_over_a']:.2f}x   {c['tflops']:.2f} TFLOP/s = {100 * c['fraction_of_peak']:.1f} % "
+                  f"of the measured peak")
+    return out
 
 
 def main(argv=None) -> int:
@@ -170,6 +253,10 @@ def main(argv=None) -> int:
     p.add_argument("--concurrent", type=int, nargs="*", default=[],
                    help="also time N trainer runs at once (the grid's --jobs N) and report their aggregate")
     p.add_argument("--compile", default="off", choices=COMPILE_MODES, help="torch.compile mode for (b)")
+    p.add_argument("--stacked", type=int, nargs="*", default=[],
+                   help="also time K runs stacked by the multi-run engine (aggregate images/s, TFLOP/s)")
+    p.add_argument("--configs", nargs="*", default=[],
+                   help="MODEL:BATCH pairs to measure in turn (default: --model:--batch)")
     p.add_argument("--json", default=None, help="also write the measurements here")
     args = p.parse_args(argv)
     if args.epochs < 2:
@@ -177,34 +264,18 @@ def main(argv=None) -> int:
     device = resolve_device(args.device)
     images, labels = training_set(args.n_images)
     augment = not args.no_augment
-    common = dict(model_name=args.model, images=images, labels=labels, epochs=args.epochs, lr=args.lr,
-                  augment=augment, device=device)
     env = environment(device)
-    print(f"{args.model}, {len(images)} images, {args.epochs} epochs (first = warm-up), augment={augment}, "
-          f"compile={args.compile}, "
-          f"{env['device']}, torch {env['torch']}")
-    out = {"args": vars(args), "environment": env}
-    out["a_reference"] = reference(batch=args.batch, workers=args.workers, **common)
-    print(f"(a) reference loop, batch {args.batch}, {args.workers} workers: "
-          f"{out['a_reference']['images_per_s']:9.1f} images/s")
-    out["b_thesis_lib"] = ours(batch=args.batch, compile=args.compile, **common)
-    ratio = out["b_thesis_lib"]["images_per_s"] / out["a_reference"]["images_per_s"]
-    out["ratio_b_over_a"] = ratio
-    print(f"(b) thesis_lib trainer, batch {args.batch}:      {out['b_thesis_lib']['images_per_s']:9.1f} images/s"
-          f"   b/a = {ratio:.2f}x")
-    if args.profile_batch and args.profile_batch != args.batch:
-        out["b_thesis_lib_profile_batch"] = ours(batch=args.profile_batch, compile=args.compile, **common)
-        r = out["b_thesis_lib_profile_batch"]["images_per_s"] / out["a_reference"]["images_per_s"]
-        out["ratio_b_profile_batch_over_a"] = r
-        print(f"(b) thesis_lib trainer, batch {args.profile_batch}:      "
-              f"{out['b_thesis_lib_profile_batch']['images_per_s']:9.1f} images/s   b/a = {r:.2f}x")
-    out["concurrent"] = []
-    for n in args.concurrent:
-        c = concurrent(args, n)
-        c["ratio_over_a"] = c["images_per_s"] / out["a_reference"]["images_per_s"]
-        out["concurrent"].append(c)
-        print(f"(b) x {n} concurrent runs, batch {args.batch}:  {c['images_per_s']:9.1f} images/s aggregate"
-              f"   /a = {c['ratio_over_a']:.2f}x")
+    out = {"args": vars(args), "environment": env, "configs": []}
+    if args.stacked:
+        out["peak"] = peak_tflops(device)
+        print(f"peak: {out['peak']['tflops']:.1f} TFLOP/s ({out['peak']['what']}, measured now)")
+    for config in args.configs or [f"{args.model}:{args.batch}"]:
+        model_name, _, batch = config.partition(":")
+        batch = int(batch or args.batch)
+        res = measure(args, model_name, batch, images, labels, augment, device, env, out.get("peak"))
+        out["configs"].append(res)
+        if len(out["configs"]) == 1:  # the first configuration also at the top level, as before
+            out.update({k: v for k, v in res.items() if k != "config"})
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=1))

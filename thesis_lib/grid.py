@@ -2,6 +2,7 @@
 
     python -m thesis_lib.grid --chapter 3 --tables 3.1 --profile full --models resnet34a --jobs 8
     python -m thesis_lib.grid --chapter 5 --tables 5.1 --profile quick --list      # what would train, what is cached
+    python -m thesis_lib.grid --chapter 3 --tables 3.2 --profile quick --engine multi   # runs stacked in one process
 
 It builds the same run specs as the chapter notebooks (so their keys match and the notebooks then only load the
 results), trains the uncached ones through :func:`thesis_lib.run.run_grid`, and prints, per table, how many runs
@@ -62,6 +63,10 @@ def main(argv=None) -> int:
     p.add_argument("--backend", default=None, choices=("local", "ray"))
     p.add_argument("--device", default=None, help="cpu, cuda or auto (default)")
     p.add_argument("--deadline-min", type=float, default=None, help="start no run after this many minutes")
+    p.add_argument("--engine", default=None, choices=("single", "multi"),
+                   help="single: one run per training loop (default; THESIS_ENGINE); multi: stackable runs trained "
+                        "together in this process (thesis_lib.multirun)")
+    p.add_argument("--group-size", type=int, default=None, help="multi engine: at most this many runs per stack")
     p.add_argument("--list", action="store_true", help="only say what is cached and what would train")
     a = p.parse_args(argv)
     from thesis_lib.run import run_grid
@@ -71,8 +76,10 @@ def main(argv=None) -> int:
         specs = list({s.key: s for table in rows.values() for r in table for s in r.specs}.values())
         if not a.list:
             t0 = time.perf_counter()
-            run_grid(specs, device=a.device, jobs=a.jobs, backend=a.backend,
-                     deadline_s=None if a.deadline_min is None else 60 * a.deadline_min)
+            if a.group_size is not None and a.group_size < 1:
+                raise ValueError(f"--group-size must be >= 1, got {a.group_size}")
+            run_grid(specs, device=a.device, jobs=a.jobs, backend=a.backend, engine=a.engine,
+                     group_size=a.group_size, deadline_s=None if a.deadline_min is None else 60 * a.deadline_min)
             print(f"wall time {time.perf_counter() - t0:.0f} s")
     except (ValueError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)

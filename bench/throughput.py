@@ -233,7 +233,7 @@ def measure(args, model_name, batch, images, labels, augment, device, env, peak)
             c["fraction_of_peak"] = c["tflops"] / peak["tflops"]
             out["stacked"].append(c)
             print(f"(c) {k} runs stacked, batch {batch}:  {c['images_per_s']:9.1f} images/s aggregate   "
-                  f"/a = {c['ratio_over_a']:.2f}x   {c['tflops']:.2f} TFLOP/s = {100 * c['fraction_of_peak']:.1f} % "
+                  f"/a = {c['ratio_over_a']:.2f}x   {c['tflops']:.3g} TFLOP/s = {100 * c['fraction_of_peak']:.1f} % "
                   f"of the measured peak")
     return out
 
@@ -268,7 +268,7 @@ def main(argv=None) -> int:
     out = {"args": vars(args), "environment": env, "configs": []}
     if args.stacked:
         out["peak"] = peak_tflops(device)
-        print(f"peak: {out['peak']['tflops']:.1f} TFLOP/s ({out['peak']['what']}, measured now)")
+        print(f"peak: {out['peak']['tflops']:.3g} TFLOP/s ({out['peak']['what']}, measured now)")
     for config in args.configs or [f"{args.model}:{args.batch}"]:
         model_name, _, batch = config.partition(":")
         batch = int(batch or args.batch)

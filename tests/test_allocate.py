@@ -32,8 +32,8 @@ class FakeClock:
         return self.t
 
 
-def _tiny(epochs):
-    return make_spec(3, "hard", None, 0, "smoke", train_subset=200, eval_subset=100, epochs=epochs)
+def _tiny(epochs, seed=0):
+    return make_spec(3, "hard", None, seed, "smoke", train_subset=200, eval_subset=100, epochs=epochs)
 
 
 def test_allocation_stops_starting_work_at_its_deadline_and_copies_each_record_as_saved(tmp_path, monkeypatch):
@@ -101,3 +101,16 @@ def test_cli_refuses_missing_out_and_bad_minutes(capsys):
     assert "--out is required" in capsys.readouterr().err
     assert allocate.main(["--out", "/tmp/x", "--minutes", "0"]) == 2
     assert "--minutes must be positive" in capsys.readouterr().err
+
+
+def test_a_failing_multi_run_engine_falls_back_to_single_runs(tmp_path):
+    specs = [_tiny(1), _tiny(1, seed=1)]
+
+    def broken_probe(stack, device):
+        raise RuntimeError("vmap: no batching rule on this device")
+
+    alloc = allocate.run_allocation(tmp_path / "out", 10, "cpu", runs_root=tmp_path / "runs", specs=specs,
+                                    probe=broken_probe)
+    assert [f["key"] for f in alloc.finished] == [s.key for s in specs]
+    assert {f["engine"] for f in alloc.finished} == {"single"}
+    assert len(list((tmp_path / "out" / "results" / "runs" / "smoke").glob("*.json"))) == 2

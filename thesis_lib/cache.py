@@ -51,7 +51,7 @@ def _save_outputs(spec: RunSpec, outputs: dict, root) -> Path:
     for name, d in outputs.items():
         for field, value in d.items():
             value = np.asarray(value)
-            arrays[f"{name}/{field}"] = value.astype(np.int32 if field == "idx" else np.float16)
+            arrays[f"{name}/{field}"] = value.astype(np.int16 if field == "idx" else np.float16)  # indices < 10,000
     fd, tmp = tempfile.mkstemp(prefix=f".{spec.key}.", suffix=".npz.tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -159,3 +159,16 @@ def test_chapter5_specs_stack(tmp_path):
     assert [r["engine"] for r in recs] == ["multi (2 stacked)"] * 2
     assert all(np.isfinite(r["metrics"]["cifar10h"]["corruption_ce"]) for r in recs)
     assert recs[0]["metrics"]["cifar10h"]["ce"] != recs[1]["metrics"]["cifar10h"]["ce"]
+
+
+def test_grid_command_line_picks_the_engine(tmp_path, monkeypatch, capsys):
+    from thesis_lib import grid
+
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path))
+    assert grid.main(["--chapter", "3", "--tables", "3.1", "--profile", "smoke", "--engine", "multi",
+                      "--device", "cpu"]) == 0
+    specs = [s for row in grid.table_rows(3, "smoke", ("3.1",))["3.1"] for s in row.specs]
+    records = [cache.load(s, tmp_path) for s in specs]
+    assert len(records) == 5 and all(r is not None and r["engine"] == "multi (5 stacked)" for r in records)
+    assert "| 3.1 | 5 | 5 |" in capsys.readouterr().out
+    assert grid.main(["--chapter", "5", "--profile", "smoke", "--engine", "multi", "--group-size", "0"]) == 2

@@ -13,14 +13,46 @@ PROFILES = ("full", "quick", "smoke")
 
 
 def repo_root() -> Path:
+    """The checkout outputs belong to: the one the user works in (the nearest folder at or above the current
+    directory holding ``thesis_lib/`` and ``notebooks/``), else the one this package was imported from. Two clones
+    sharing one environment (an editable install points at one of them) so never write into each other's results."""
+    here = Path.cwd().resolve()
+    for d in (here, *here.parents):
+        if (d / "thesis_lib" / "__init__.py").is_file() and (d / "notebooks").is_dir():
+            return d
     return Path(__file__).resolve().parents[1]
 
 
+def visible_nvidia_gpus() -> list[str]:
+    """GPU names ``nvidia-smi`` reports (empty when there is no NVIDIA driver)."""
+    import shutil
+    import subprocess
+
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True,
+                             timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
+
+
 def default_profile() -> str:
-    """``full`` when a CUDA GPU is present, else ``quick``."""
+    """``full`` when a CUDA GPU is usable, else ``quick``. A GPU that the driver shows but this PyTorch cannot use
+    (a CUDA build newer than the driver, or a CPU-only build) is an error, never a silent fall-back to ``quick``."""
     import torch
 
-    return "full" if torch.cuda.is_available() else "quick"
+    if torch.cuda.is_available():
+        return "full"
+    gpus = visible_nvidia_gpus()
+    if gpus:
+        raise ValueError(f"nvidia-smi shows {', '.join(gpus)} but PyTorch {torch.__version__} cannot use it "
+                         f"(built for CUDA {torch.version.cuda or 'none'}). Fix: install a torch build the driver "
+                         f"supports (THESIS_TORCH_INDEX=https://download.pytorch.org/whl/cu126, see the README), or "
+                         f"pass --profile quick to train on the CPU on purpose.")
+    return "quick"
 
 
 def check_profile(profile: str, allow_full_without_gpu: bool = False) -> str:

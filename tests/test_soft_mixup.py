@@ -189,9 +189,12 @@ def test_ent_wc_weight_is_differentiable_through_the_entropy():
     assert w.requires_grad and 0.301 < w[0].item() < 1.0 and w[1].item() == 1.0      # second row: capped
     w.sum().backward()
     assert logits.grad[0].abs().sum() > 0 and logits.grad[1].abs().sum() == 0
-    h = S.prediction_entropy(logits[:1].detach().clone().requires_grad_())
     assert not S.ent_wc_weights(logits, 0.0, detach=True).requires_grad
-    assert h.item() > math.log(2)
+    # minimising w * CE at fixed CE raises the entropy: the step against the gradient increases H
+    x = logits.detach()[:1].clone().requires_grad_()
+    S.ent_wc_weights(x, 0.0).sum().backward()
+    h_before = S.prediction_entropy(x.detach()).item()
+    assert S.prediction_entropy(x.detach() - 0.1 * x.grad).item() > h_before
 
 
 def _entropy_after_ent_wc_training(kappa: float, seed: int = 0) -> float:
@@ -310,3 +313,23 @@ def test_table_c1_changes_alpha_and_loss_one_at_a_time():
         assert settings[f"{base}, no Ent-WC"]["alpha"] == 1.0             # the thesis-comparable row stays
     chosen = chapter5.build_grid("smoke", tables=("C.1",), chosen={"ent_wc": {"alpha": 0.4}})["C.1"]
     assert {chapter5.settings(r.specs[0])["alpha"] for r in chosen if "alpha = 0.4" in r.label} == {0.4}
+
+
+def test_ent_wc_detached_is_a_named_alternative():
+    from thesis_lib import chapter5
+    from thesis_lib.runspec import make_spec
+
+    logits, y = torch.tensor([[2.5, 1.0, 0.0] + [-3.0] * 7]), torch.eye(10)[[1]]   # H = 0.81: 0.7 < w < 1
+    grads = {}
+    for algo in ("ent_wc", "ent_wc_detached"):
+        spec = make_spec(5, algo, None, 0, "smoke")
+        assert chapter5.settings(spec)["kappa"] == 0.7
+        _, loss = chapter5.policy(spec)
+        x = logits.clone().requires_grad_()
+        loss(x, y).backward()
+        grads[algo] = x.grad
+    w = S.ent_wc_weights(logits, 0.7)
+    x = logits.clone().requires_grad_()
+    (w * S.soft_cross_entropy(x, y, reduction="none")).mean().backward()
+    torch.testing.assert_close(grads["ent_wc_detached"], x.grad)          # the weight as a constant
+    assert not torch.allclose(grads["ent_wc"], grads["ent_wc_detached"])

@@ -43,7 +43,7 @@ from thesis_lib.metrics import soft_cross_entropy
 LOG2 = math.log(2.0)
 
 
-#: Spawn key of the hooks' lambda stream, so that it never coincides with another numpy stream of the same seed.
+#: A second seed word for the hooks' lambda stream, so that it differs from ``default_rng(seed)`` streams elsewhere.
 _LAMBDA_STREAM = 5
 
 
@@ -196,7 +196,8 @@ def fit_tau(inferences) -> dict[tuple[int, int], tuple[float, float]]:
 
 
 def tau_lambda_g(fits: dict[tuple[int, int], tuple[float, float]]) -> LambdaG:
-    """A ``lambda_g`` for :class:`MixupHook` applying tau_ij per example (identity for same-class pairs)."""
+    """A ``lambda_g`` for :class:`MixupHook` applying tau_ij per example (identity for same-class pairs). The k / m
+    tables move to the batch's device on first use and are indexed there, so no step copies classes to the host."""
     k = np.full((NUM_CLASSES, NUM_CLASSES), np.nan)
     m = np.full((NUM_CLASSES, NUM_CLASSES), np.nan)
     for (a, b), (ka, ma) in fits.items():

@@ -252,7 +252,7 @@ def test_evaluate_returns_the_suite(trained_small_cnn, heldout):
     images, soft = heldout
     model = trained_small_cnn
     out = evaluate(model, images, soft, batch_size=64)
-    assert set(out) == {"ce", "calibration", "fgsm_loss", "accuracy", "n"}
+    assert set(out) == {"ce", "calibration", "calibration_bin_size", "fgsm_loss", "accuracy", "n"}
     assert all(isinstance(v, float) for v in out.values())
     assert out["n"] == 200
     with torch.no_grad():
@@ -260,10 +260,29 @@ def test_evaluate_returns_the_suite(trained_small_cnn, heldout):
     assert out["ce"] == pytest.approx(soft_cross_entropy(logits, soft).item(), rel=1e-5)
     assert out["accuracy"] == pytest.approx(accuracy(logits, soft))
     probs = logits.softmax(1)
-    expected_cal = rms_calibration_error(probs.max(1).values, logits.argmax(1) == soft.argmax(1))
-    assert out["calibration"] == pytest.approx(expected_cal, rel=1e-5)
+    expected_cal = rms_calibration_error(probs.max(1).values, logits.argmax(1) == soft.argmax(1), bin_size=10)
+    assert out["calibration"] == pytest.approx(expected_cal, rel=1e-5) and out["calibration_bin_size"] == 10
     assert out["fgsm_loss"] > out["ce"]
     # Batch size does not change the numbers; fgsm=False skips the attack.
     again = evaluate(model, images, soft, batch_size=500, fgsm=False)
     assert again["ce"] == pytest.approx(out["ce"], rel=1e-5)
     assert math.isnan(again["fgsm_loss"])
+
+
+def test_calibration_bins_follow_the_evaluation_set(trained_small_cnn, heldout):
+    """The thesis's code scores the 100 held-out CIFAR-10S images in bins of 10 (``run_eval.py``: n_bins = 10 for
+    that set, 100 otherwise). Bins of 100 would make that set one bin, |mean confidence - accuracy|."""
+    from thesis_lib.metrics import calibration_bin_size
+
+    assert calibration_bin_size(100) == 10 and calibration_bin_size(3000) == 100
+    images, soft = heldout[0][:100], heldout[1][:100]
+    out = evaluate(trained_small_cnn, images, soft, fgsm=False)
+    with torch.no_grad():
+        logits = trained_small_cnn(images)
+    conf, correct = logits.softmax(1).max(1).values, logits.argmax(1) == soft.argmax(1)
+    assert out["calibration_bin_size"] == 10
+    assert out["calibration"] == pytest.approx(rms_calibration_error(conf, correct, bin_size=10), rel=1e-5)
+    one_bin = abs(conf.double().mean().item() - correct.double().mean().item())
+    assert out["calibration"] != pytest.approx(one_bin, rel=1e-3)
+    forced = evaluate(trained_small_cnn, images, soft, fgsm=False, bin_size=100)
+    assert forced["calibration_bin_size"] == 100 and forced["calibration"] == pytest.approx(one_bin, rel=1e-5)

@@ -10,7 +10,8 @@ from thesis_lib.models import CIFAR10_MEAN, CIFAR10_STD, MODEL_NAMES, Normalize,
 from thesis_lib.models.preact_resnet import PreActBlock
 from thesis_lib.models.resnet34a import ZeroPadShortcut
 
-EXPECTED_NAMES = {"resnet34a", "resnet50", "vgg11", "preact_resnet18", "preact_resnet34", "small_cnn"}
+EXPECTED_NAMES = {"resnet34a", "resnet50", "vgg11", "preact_resnet18", "preact_resnet34", "resnet34_mixup",
+                  "small_cnn"}
 
 # Parameter counts with 10 classes. Exact where worked out by hand below; otherwise the ballpark of the
 # published CIFAR variants (ResNet-50 ~23.5M, PreAct ResNet-18 ~11.2M, PreAct ResNet-34 ~21.3M).
@@ -31,6 +32,7 @@ COUNT_RANGES = {
     "resnet50": (23.4e6, 23.6e6),
     "preact_resnet18": (11.1e6, 11.25e6),
     "preact_resnet34": (21.2e6, 21.4e6),
+    "resnet34_mixup": (21.2e6, 21.4e6),
 }
 
 
@@ -150,3 +152,17 @@ def test_preact_block_shortcut_starts_from_preactivation():
     x = torch.randn(2, 8, 4, 4)
     with torch.no_grad():
         torch.testing.assert_close(block(x), torch.relu(block.bn1(x)))
+
+
+def test_both_readings_of_the_chapter5_resnet34():
+    """Chapter 5's "PreAct ResNet-34" (full profile) and the mixup code's plain ``ResNet34()`` (sensitivity):
+    the same [3, 4, 6, 3] stages of 3x3 pairs, pre-activation blocks in one, post-activation in the other."""
+    from thesis_lib.models.resnet_cifar import BasicBlock
+
+    pre, plain = get_model("preact_resnet34").net, get_model("resnet34_mixup").net
+    assert sum(isinstance(m, PreActBlock) for m in pre.modules()) == 16
+    assert sum(isinstance(m, BasicBlock) for m in plain.modules()) == 16
+    assert not any(isinstance(m, PreActBlock) for m in plain.modules())
+    # the plain net's projection shortcuts carry BatchNorm, the pre-activation net's do not
+    assert len([m for m in plain.modules() if isinstance(m, nn.BatchNorm2d)]) == 1 + 16 * 2 + 3
+    assert len([m for m in pre.modules() if isinstance(m, nn.BatchNorm2d)]) == 1 + 16 * 2

@@ -149,7 +149,9 @@ def test_outputs_recompute_metrics_exactly_in_float32():
     assert m["ce"] == pytest.approx(metrics.soft_cross_entropy(logits, soft).item(), rel=1e-6)
     correct = logits.argmax(1) == soft.argmax(1)
     assert m["accuracy"] == pytest.approx(correct.double().mean().item())
-    assert m["calibration"] == pytest.approx(metrics.rms_calibration_error(lp.exp().max(1).values, correct), rel=1e-6)
+    assert m["calibration"] == pytest.approx(metrics.rms_calibration_error(lp.exp().max(1).values, correct, bin_size=10),
+                                             rel=1e-6)  # 300 examples: bins of 10, as evaluate() picks
+    assert m["calibration_bin_size"] == 10
     assert math.isnan(m["fgsm_loss"]) and model is not None
 
 

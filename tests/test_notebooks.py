@@ -66,7 +66,7 @@ def test_notebook_05_smoke(tmp_path, monkeypatch):
         md = (tables / f"table_{t}.md").read_text()
         assert "Profile: **smoke**" in md and "Corruption CE" in md, t
     assert "38.3" in (tables / "chapter5_soft_composition.csv").read_text()
-    assert len(list((tmp_path / "runs" / "smoke").glob("*.json"))) == 10  # 10 distinct algorithm/endpoint runs
+    assert len(list((tmp_path / "runs" / "smoke").glob("*.json"))) == 13  # 10 algorithm/endpoint runs + C.1 at alpha 0.2
 
 
 @pytest.mark.notebook

@@ -13,17 +13,16 @@ def test_mixup_hook_mixes_inputs_and_labels_with_one_lambda():
     g = torch.Generator().manual_seed(0)
     x = torch.arange(4.0).reshape(4, 1, 1, 1).expand(4, 3, 2, 2).clone()
     y = torch.eye(10)[[0, 1, 2, 3]]
-    xm, ym = S.MixupHook(alpha=0.2)(x, y, g)
-    g2 = torch.Generator().manual_seed(0)
-    lam = S.sample_lambda(0.2, g2)
-    perm = torch.randperm(4, generator=g2)
+    xm, ym = S.MixupHook(alpha=0.2, seed=3)(x, y, g)
+    lam = S.sample_lambda(0.2, S.hook_rng(3))          # lambda: the hook's own host stream of the run's seed
+    perm = torch.randperm(4, generator=torch.Generator().manual_seed(0))   # pairs: the loop's generator
     torch.testing.assert_close(xm, lam * x + (1 - lam) * x[perm])
     torch.testing.assert_close(ym, lam * y + (1 - lam) * y[perm])
     torch.testing.assert_close(ym.sum(1), torch.ones(4))
 
 
 def test_lambda_concentrates_with_alpha():
-    g = torch.Generator().manual_seed(1)
+    g = np.random.default_rng(1)
     wide = [S.sample_lambda(0.2, g) for _ in range(400)]
     narrow = [S.sample_lambda(10.0, g) for _ in range(400)]
     assert np.mean(np.abs(np.array(narrow) - 0.5)) < 0.1 < np.mean(np.abs(np.array(wide) - 0.5))
@@ -176,3 +175,161 @@ def test_ent_wc_floor_below_log2_over_log10_never_binds():
     w0, w02, w05 = (S.ent_wc_weights(logits, k) for k in (0.0, 0.2, 0.5))
     assert torch.equal(w0, w02) and w0.min() == pytest.approx(math.log(2) / math.log(10), rel=1e-5)
     assert (w05 >= w0).all() and (w05 > w0).any()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Issue 14: Ent-WC's weight carries gradient; Mix-MaxEnt mixes different classes; no host sync in a hook
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_ent_wc_weight_is_differentiable_through_the_entropy():
+    """Between the cap and the floor, d w / d H = -log 2 / H^2 reaches the logits; the detached alternative does not."""
+    logits = torch.tensor([[1.0, 0.5, 0.0] + [-1.0] * 7, [30.0] + [0.0] * 9]).requires_grad_()
+    w = S.ent_wc_weights(logits, kappa=0.0)
+    assert w.requires_grad and 0.301 < w[0].item() < 1.0 and w[1].item() == 1.0      # second row: capped
+    w.sum().backward()
+    assert logits.grad[0].abs().sum() > 0 and logits.grad[1].abs().sum() == 0
+    assert not S.ent_wc_weights(logits, 0.0, detach=True).requires_grad
+    # minimising w * CE at fixed CE raises the entropy: the step against the gradient increases H
+    x = logits.detach()[:1].clone().requires_grad_()
+    S.ent_wc_weights(x, 0.0).sum().backward()
+    h_before = S.prediction_entropy(x.detach()).item()
+    assert S.prediction_entropy(x.detach() - 0.1 * x.grad).item() > h_before
+
+
+def _entropy_after_ent_wc_training(kappa: float, seed: int = 0) -> float:
+    """Mean predictive entropy of a small MLP trained with mixup (alpha 1) and the Ent-WC loss on overlapping
+    Gaussian classes (200 steps of batch 64, a few seconds)."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(10, 16, generator=g) * 0.5
+    classes = torch.randint(0, 10, (512,), generator=g)
+    x, y = centers[classes] + torch.randn(512, 16, generator=g), torch.eye(10)[classes]
+    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    hook, loss_fn = S.MixupHook(1.0), S.ent_wc_loss(kappa)
+    for _ in range(200):
+        idx = torch.randint(0, 512, (64,), generator=g)
+        xm, ym = hook(x[idx], y[idx], g)
+        loss = loss_fn(model(xm), ym)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return S.prediction_entropy(model(x)).mean().item()
+
+
+def test_ent_wc_kappa_zero_drives_predictions_towards_uniform():
+    """Section 5.2.2: kappa = 0 "leads the model to predict uniform labels", kappa = 0.7 keeps "a moderate amount of
+    entropy". Only a weight with gradient can do this (a detached weight merely rescales each example's CE)."""
+    h0, h07 = _entropy_after_ent_wc_training(0.0), _entropy_after_ent_wc_training(0.7)
+    assert h0 > 0.75 * math.log(10) and h07 < 0.65 * math.log(10) and h0 - h07 > 0.4
+
+
+def test_mix_maxent_mixes_each_example_with_a_different_class():
+    """Pinto et al. mix pairs of different classes; partners are random among the other classes' examples."""
+    g = torch.Generator().manual_seed(0)
+    classes = torch.tensor([0, 0, 0, 1, 1, 2, 3, 3])
+    seen = set()
+    for _ in range(50):
+        partner = S.different_class_partners(classes, g)
+        assert (classes[partner] != classes).all()
+        seen.update(zip(range(8), partner.tolist()))
+    assert {j for i, j in seen if i == 0} == {3, 4, 5, 6, 7}      # every other-class example gets chosen
+    alone = S.different_class_partners(torch.tensor([4, 4, 4]), g)  # one class only: a same-class partner
+    assert alone.shape == (3,) and ((alone >= 0) & (alone < 3)).all()
+
+    x = torch.arange(8.0).reshape(8, 1, 1, 1).expand(8, 3, 2, 2).clone()
+    xb, (yt, n) = S.MixMaxEntHook(alpha=10.0, seed=1)(x, torch.eye(10)[classes], torch.Generator().manual_seed(5))
+    lam = S.sample_lambda(10.0, S.hook_rng(1))
+    partner = S.different_class_partners(classes, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(xb[8:], lam * x + (1 - lam) * x[partner])
+
+
+def test_hooks_never_read_device_tensors_on_the_host(monkeypatch):
+    """The GPU engine must not sync inside a step: no ``.item()``, ``.cpu()``, ``.tolist()``, ``.numpy()`` or
+    ``.nonzero()`` on a tensor in any hook, lambda_g or loss (each raises here)."""
+    fits = {(a, b): (8.0, 0.5) for a in range(10) for b in range(a + 1, 10)}
+    hooks = [S.MixupHook(0.2), S.MixupHook(1.0, S.tau_lambda_g(fits)), S.MixupHook(1.0, S.generic_logistic()),
+             S.MixMaxEntHook(10.0)]
+    losses = [S.ent_wc_loss(0.7), S.ent_wc_loss(0.7), S.ent_wc_loss(0.7), S.mix_maxent_loss()]
+
+    def no_sync(*_a, **_k):
+        raise AssertionError("host sync inside a training step")
+
+    for name in ("item", "cpu", "tolist", "numpy", "nonzero"):
+        monkeypatch.setattr(torch.Tensor, name, no_sync)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(8, 3, 4, 4), torch.eye(10)[torch.tensor([0, 1, 2, 3, 4, 5, 6, 6])]
+    for hook, loss in zip(hooks, losses):
+        xb, target = hook(x, y, g)
+        loss(torch.randn(len(xb), 10, requires_grad=True), target).backward()
+
+
+def test_hook_lambdas_follow_the_run_seed():
+    from thesis_lib import chapter5
+    from thesis_lib.runspec import make_spec
+
+    def lambdas(seed):
+        hook, _ = chapter5.policy(make_spec(5, "mixup", None, seed, "smoke"))
+        x, y = torch.ones(4, 1), torch.eye(10)[[0, 1, 2, 3]]
+        g = torch.Generator().manual_seed(0)
+        return [hook(x * 0 + torch.arange(4.0)[:, None], y, g)[0].sum().item() for _ in range(5)]
+
+    assert lambdas(0) == lambdas(0) and lambdas(0) != lambdas(1)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Issue 14: soft endpoints keep real CIFAR-10S labels; Table C.1 changes one thing at a time
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_soft_endpoints_keep_the_real_cifar10s_labels():
+    """Section 5.2.3 simulates labels only for the 6,000 training images without CIFAR-10S labels; the CIFAR-10S
+    training images keep their aggregated T2 Clamp labels."""
+    from thesis_lib import chapter5, data
+    from thesis_lib.labels import SoftLabelSimulator, aggregate, annotator_labels
+
+    c10s = data.load_cifar10s()
+    others = np.setdiff1d(data.load_uma_split().train, c10s.indices)
+    train_idx = np.sort(np.concatenate([c10s.indices[:20], others[:20]]))
+    y = chapter5.soft_endpoints(train_idx, seed=0, gamma=0.1)
+    human = np.isin(train_idx, c10s.indices)
+    real = aggregate(annotator_labels({int(i): c10s.elicitations[int(i)] for i in train_idx[human]}, "T2Clamp", 0.1))
+    np.testing.assert_allclose(y[human], np.stack([real[int(i)] for i in train_idx[human]]))
+    sim = SoftLabelSimulator.fit(c10s.elicitations, data.load_cifar10h_probs(), data.class_similarity(), 0.1)
+    np.testing.assert_allclose(y[~human], sim.simulate(data.load_cifar10h_probs()[train_idx[~human]], seed=0))
+    assert np.allclose(y.sum(1), 1)
+
+
+def test_table_c1_changes_alpha_and_loss_one_at_a_time():
+    from thesis_lib import chapter5
+
+    grid = chapter5.build_grid("smoke", tables=("C.1",))["C.1"]
+    settings = {r.label: chapter5.settings(r.specs[0]) for r in grid}
+    assert settings["mixup, Ent-WC"]["alpha"] == 0.2
+    for base in ("mixup", "tau mixing", "logistic not fitted to people"):
+        assert settings[f"{base}, no Ent-WC (alpha = 0.2)"]["alpha"] == settings[f"{base}, Ent-WC"]["alpha"] == 0.2
+        assert settings[f"{base}, no Ent-WC"]["alpha"] == 1.0             # the thesis-comparable row stays
+    chosen = chapter5.build_grid("smoke", tables=("C.1",), chosen={"ent_wc": {"alpha": 0.4}})["C.1"]
+    assert {chapter5.settings(r.specs[0])["alpha"] for r in chosen if "alpha = 0.4" in r.label} == {0.4}
+
+
+def test_ent_wc_detached_is_a_named_alternative():
+    from thesis_lib import chapter5
+    from thesis_lib.runspec import make_spec
+
+    logits, y = torch.tensor([[2.5, 1.0, 0.0] + [-3.0] * 7]), torch.eye(10)[[1]]   # H = 0.81: 0.7 < w < 1
+    grads = {}
+    for algo in ("ent_wc", "ent_wc_detached"):
+        spec = make_spec(5, algo, None, 0, "smoke")
+        assert chapter5.settings(spec)["kappa"] == 0.7
+        _, loss = chapter5.policy(spec)
+        x = logits.clone().requires_grad_()
+        loss(x, y).backward()
+        grads[algo] = x.grad
+    w = S.ent_wc_weights(logits, 0.7)
+    x = logits.clone().requires_grad_()
+    (w * S.soft_cross_entropy(x, y, reduction="none")).mean().backward()
+    torch.testing.assert_close(grads["ent_wc_detached"], x.grad)          # the weight as a constant
+    assert not torch.allclose(grads["ent_wc"], grads["ent_wc_detached"])

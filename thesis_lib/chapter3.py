@@ -1,15 +1,21 @@
 """What a Chapter 3 run trains and evaluates on (section 3.3).
 
 Training: the 7,000-image Uma et al. split minus the 100 CIFAR-10S images held out for this seed. The other
-900 CIFAR-10S images carry the label method's labels, the remaining 6,100 their CIFAR-10 hard labels. With
+900 CIFAR-10S images carry the label method's labels, the remaining 6,000 their CIFAR-10 hard labels. With
 ``n_soft`` (Fig. 3.6) training uses only N' of the 900 soft-labelled images.
 
 Label methods: ``hard``, ``random``, ``uniform``, ``label_smoothing`` (beta), ``cifar10h`` (votes of CIFAR-10H
 annotators) and the CIFAR-10S varieties (``T2Clamp``, ``T1Uniform``, ...). Human label sets are aggregated by
-Psi unless ``deaggregate``; ``annotators`` keeps M annotators per image (drawn with the run's seed).
+Psi unless ``deaggregate``; ``annotators`` keeps M annotators per image (drawn with the run's seed). The thesis
+trains on "M = 6" of our annotators per image (Tables 3.1-3.4, B.1-B.3; the images have 6-11 each), so the
+Chapter 3 grid (:mod:`thesis_lib.chapter3_grid`) sets ``annotators=CIFAR10S_ANNOTATORS`` (6) in every CIFAR-10S
+spec that does not choose its own M, and the run record's spec shows it; ``annotators=None`` (the command line's
+default) keeps every annotator.
 
 Evaluation: the 3,000 held-out images against CIFAR-10H, and the 100 held-out CIFAR-10S images against their
-aggregated T2 Clamp labels (gamma = 0.1, whatever gamma the run trains with).
+T2 Clamp labels (gamma = 0.1, whatever gamma the run trains with) aggregated over 6 annotators per image drawn
+with the run's seed (``subsample_annotators(..., 6, seed)``), as the thesis's evaluation code does
+(``run_eval.py``: ``num_annotators_sample = 6``).
 
 Validation runs (``validation=True``, for choosing gamma, beta and learning rates as section 3.3 does) hold out
 ``VALIDATION_SIZE`` of the hard-labelled training images instead and are evaluated on them only, against their
@@ -30,6 +36,8 @@ from thesis_lib.runspec import RunSpec
 from thesis_lib.train import Targets
 
 VALIDATION_SIZE = 500
+#: M, our annotators per image wherever the thesis says "M = 6" (training specs of the grid, the evaluation label).
+CIFAR10S_ANNOTATORS = 6
 LABEL_METHODS = ("hard", "random", "uniform", "label_smoothing", "cifar10h") + VARIETIES
 HUMAN_METHODS = ("cifar10h",) + VARIETIES
 
@@ -117,6 +125,7 @@ def eval_sets(spec: RunSpec, holdout: np.ndarray, validation=None) -> dict[str, 
     if spec.eval_subset is not None and spec.eval_subset < len(test):
         test = np.sort(np.random.default_rng(0).choice(test, size=spec.eval_subset, replace=False))
     c10s = data.load_cifar10s()
-    t2 = aggregate(annotator_labels({int(i): c10s.elicitations[int(i)] for i in holdout}, "T2Clamp", DEFAULT_GAMMA))
+    per = annotator_labels({int(i): c10s.elicitations[int(i)] for i in holdout}, "T2Clamp", DEFAULT_GAMMA)
+    t2 = aggregate(subsample_annotators(per, CIFAR10S_ANNOTATORS, spec.seed))
     return {"cifar10h": (test, data.load_cifar10h_probs()[test]),
             "cifar10s": (holdout, np.stack([t2[int(i)] for i in holdout]))}

@@ -4,6 +4,11 @@ Tables 3.1, 3.2 and B.1 average three architectures (ResNet-34A, ResNet-50, VGG-
 only, "for compute-resource considerations" (section 3.3.3). From Table 3.2 on, human labels are de-aggregated.
 The quick and smoke profiles swap every model for the small CNN and use their own seeds. Runs with identical
 specs (e.g. Table 3.2's rows inside Table B.1) share one cache entry, so nothing is trained twice.
+
+Our labels come from M = 6 annotators per image wherever the thesis trains on them ("M = 6 ours": Tables 3.1,
+3.2, 3.4, B.1-B.3, Fig. 3.6, and the gamma validation): every CIFAR-10S spec that does not set its own M (Table
+3.3's M = 2 and 1, Fig. 3.5's M = 1..6) gets ``annotators=6``, drawn per image with the run's seed. CIFAR-10H
+rows keep every vote (M ~ 51) unless they set M.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from thesis_lib import profiles
+from thesis_lib.chapter3 import CIFAR10S_ANNOTATORS
+from thesis_lib.labels import VARIETIES
 from thesis_lib.runspec import RunSpec, make_spec
 from thesis_lib.tables import Row
 
@@ -24,6 +31,11 @@ FIG36_SEEDS_FULL = tuple(range(10))
 LS_BETA = 0.05                                          # chosen on validation in appendix B.2
 VARIETY_ROWS = {"T1Uniform": "T1, Unif (12.8s)", "T1Clamp": "T1, Clamp (19.2s)",
                 "T2Uniform": "T2, Unif (25.6s)", "T2Clamp": "T2, Clamp (32s)"}
+
+
+def with_m(method: str, kw: dict) -> dict:
+    """``kw`` with ``annotators=CIFAR10S_ANNOTATORS`` added for a CIFAR-10S label method that sets no M."""
+    return {"annotators": CIFAR10S_ANNOTATORS, **kw} if method in VARIETIES and "annotators" not in kw else kw
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,7 @@ def build(profile: str, seeds=None, models=None, tables=TABLES, figures=FIGURES,
     lrs = lrs or {}
 
     def specs(method, on=models, over=seeds, **kw) -> tuple[RunSpec, ...]:
+        kw = with_m(method, kw)
         return tuple(make_spec(3, method, m, s, profile, images=images, gamma=gamma, **kw,
                                **({"lr": lrs[m]} if m in lrs else {})) for m in on for s in over)
 
@@ -90,10 +103,10 @@ def build(profile: str, seeds=None, models=None, tables=TABLES, figures=FIGURES,
         t["3.3"] = [Row(label, specs(method, main, annotators=m, **deagg), suffix=f" (M={m})")
                     for label, method in (("CIFAR-10H", "cifar10h"), ("Ours", "T2Clamp")) for m in (2, 1)]
     if "3.4" in tables:
-        t["3.4"] = [Row(label, specs(v, main, annotators=6, **deagg)) for v, label in VARIETY_ROWS.items()]
+        t["3.4"] = [Row(label, specs(v, main, **deagg)) for v, label in VARIETY_ROWS.items()]
     for tid, top in (("B.2", "T1"), ("B.3", "T2")):
         if tid in tables:
-            t[tid] = [Row(r, specs(f"{top}{v}", main, annotators=6, **deagg)) for r, v in
+            t[tid] = [Row(r, specs(f"{top}{v}", main, **deagg)) for r, v in
                       (("Uniform", "Uniform"), ("Semantic", "Semantic"))]
     f: dict[str, list[Point]] = {}
     if "3.5" in figures:
@@ -128,7 +141,8 @@ def tuning_grid(profile: str, seeds=None, models=None, images: str | None = None
         images = load_cifar10_test().provenance.source
 
     def specs(method, model, **kw):
-        return tuple(make_spec(3, method, model, s, profile, images=images, validation=True, **kw) for s in seeds)
+        return tuple(make_spec(3, method, model, s, profile, images=images, validation=True, **with_m(method, kw))
+                     for s in seeds)
 
     out: dict[str, dict] = {}
     if "gamma" in which:

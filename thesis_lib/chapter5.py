@@ -7,15 +7,38 @@ algorithm                    batch policy and loss (:mod:`thesis_lib.soft_mixup`
 ============================ ===============================================================================
 ``mixup``                    mixup, lambda_g = lambda_f, soft CE (alpha: Zhang et al.'s CIFAR-10 default 1.0;
                              the thesis does not state the one it used)
-``mix_maxent``               Mix-MaxEnt: CE on clean + entropy maximisation on mixed (alpha = 10)
-``ent_wc``                   mixup with the clamped entropy-weighted loss (alpha = 0.2, kappa = 0.7)
+``mix_maxent``               Mix-MaxEnt: CE on clean + entropy maximisation on different-class mixes (alpha 10)
+``ent_wc``                   mixup with the clamped entropy-weighted loss (alpha = 0.2, kappa = 0.7); the
+                             weight log 2 / H is differentiable through the predictive entropy
+``ent_wc_detached``          the same with the weight detached (a documented alternative, not the thesis's)
 ``tau`` / ``tau_ent_wc``     lambda_g = tau_ij(lambda_f), fitted to H-Mix, without / with Ent-WC (appendix C)
 ``logistic`` / ``..._ent_wc`` the same with one logistic not fitted to people (the missing baseline)
 ============================ ===============================================================================
 
-``endpoints``: ``hard`` (CIFAR-10 labels) or ``soft`` (appendix B.5 simulator labels, section 5.2.3).
+Each hook draws its lambdas from a host Generator seeded with the run's seed (no device sync in a step).
+
+``endpoints``: ``hard`` (CIFAR-10 labels) or ``soft`` (section 5.2.3): the 1,000 CIFAR-10S training images keep
+their real human labels (T2 Clamp at the spec's gamma, aggregated by Psi over every annotator we have for the
+image: Chapter 5 names no M, and these are all the labels there are), and only the 6,000 without CIFAR-10S labels
+get simulated ones (appendix B.5), as the thesis says ("simulate more of our labels over the 6,000").
+
 Evaluation: the 3,000 held-out images against CIFAR-10H, and "Corruption CE": the mean CE over the 15
 CIFAR-10-C corruptions at severity 3 of those images (:mod:`thesis_lib.corruptions`), against CIFAR-10H.
+
+**Model.** The thesis names a "PreAct ResNet-34" trained with Chapter 4's mixup code (Zhang et al.'s
+``facebookresearch/mixup-cifar10``). In that code only ``ResNet18()`` is pre-activation; its ``ResNet34()`` is the
+plain post-activation BasicBlock net [3, 4, 6, 3]. The two cannot both be what was run. The full profile trains
+``preact_resnet34`` (PreActBlock [3, 4, 6, 3]), because it is the architecture the thesis names, and
+"PreAct" is a deliberate word where the code's class name would have been "ResNet34"; the other reading is
+runnable as ``resnet34_mixup`` for a sensitivity row (``model="resnet34_mixup"`` in :func:`build_grid`, or
+``python -m thesis_lib.run --chapter 5 --label-method ent_wc --model resnet34_mixup --profile quick``; too slow
+on 2 CPU cores for the notebook's quick profile, where every model is the small CNN).
+
+**Mixup alpha in Table C.1.** The thesis gives alpha only for Mix-MaxEnt (10) and Ent-WC (0.2); mixup, tau and the
+logistic baseline run at Zhang et al.'s 1.0. The rows "mixup, Ent-WC" against "mixup, no Ent-WC" would then change
+alpha and the loss together, so Table C.1 adds the non-Ent-WC variants at alpha = 0.2 (rows marked "alpha = 0.2"):
+each Ent-WC row has a partner that differs in the loss only, and the alpha = 1.0 rows stay for the comparison with
+the thesis's printed values.
 
 Validation runs (``validation=True``) hold out ``VALIDATION_SIZE`` training images and are scored by CE on them
 against CIFAR-10H, "the same validation method in Chapter 3" that section 5.2.2 uses to choose Mix-MaxEnt's alpha
@@ -29,20 +52,29 @@ import numpy as np
 
 from thesis_lib import data, soft_mixup as S
 from thesis_lib.chapter3 import VALIDATION_SIZE, RunData
-from thesis_lib.labels import SoftLabelSimulator, hard_labels
+from thesis_lib.labels import SoftLabelSimulator, aggregate, annotator_labels, hard_labels
 from thesis_lib.runspec import RunSpec
 from thesis_lib.train import Targets
 
-ALGORITHMS = ("mixup", "mix_maxent", "ent_wc", "tau", "tau_ent_wc", "logistic", "logistic_ent_wc")
+ALGORITHMS = ("mixup", "mix_maxent", "ent_wc", "ent_wc_detached", "tau", "tau_ent_wc", "logistic",
+              "logistic_ent_wc")
 DEFAULTS = {"mixup": {"alpha": 1.0}, "mix_maxent": {"alpha": 10.0, "maxent_weight": 1.0},
-            "ent_wc": {"alpha": 0.2, "kappa": 0.7}, "tau": {"alpha": 1.0}, "tau_ent_wc": {"alpha": 0.2, "kappa": 0.7},
+            "ent_wc": {"alpha": 0.2, "kappa": 0.7}, "ent_wc_detached": {"alpha": 0.2, "kappa": 0.7},
+            "tau": {"alpha": 1.0}, "tau_ent_wc": {"alpha": 0.2, "kappa": 0.7},
             "logistic": {"alpha": 1.0, "k": 10.0}, "logistic_ent_wc": {"alpha": 0.2, "kappa": 0.7, "k": 10.0}}
+#: The mixup alpha of the Ent-WC variants (section 5.2.2), also used for the one-change-at-a-time rows of C.1.
+ENT_WC_ALPHA = 0.2
 
 
 def check_label_method(method: str) -> str:
     if method not in ALGORITHMS:
         raise ValueError(f"unknown Chapter 5 algorithm {method!r}; expected one of {', '.join(ALGORITHMS)}")
     return method
+
+
+def is_ent_wc(algo: str) -> bool:
+    """Whether the algorithm trains with the clamped entropy-weighted loss (so takes Ent-WC's alpha and kappa)."""
+    return algo.endswith("ent_wc") or algo == "ent_wc_detached"
 
 
 def settings(spec: RunSpec) -> dict:
@@ -57,21 +89,34 @@ def policy(spec: RunSpec):
     """``(batch_hook, loss_fn)`` for the spec's algorithm."""
     s, algo = settings(spec), spec.label_method
     if algo == "mix_maxent":
-        return S.MixMaxEntHook(s["alpha"]), S.mix_maxent_loss(s["maxent_weight"])
+        return S.MixMaxEntHook(s["alpha"], seed=spec.seed), S.mix_maxent_loss(s["maxent_weight"])
     lambda_g = None
     if algo.startswith("tau"):
         lambda_g = S.tau_lambda_g(S.fit_tau(data.load_hmix_inferences()))
     elif algo.startswith("logistic"):
         lambda_g = S.generic_logistic(s["k"])
-    loss = S.ent_wc_loss(s["kappa"]) if algo.endswith("ent_wc") else None
-    return S.MixupHook(s["alpha"], lambda_g), loss
+    loss = None
+    if is_ent_wc(algo):
+        loss = S.ent_wc_loss(s["kappa"], detach=algo == "ent_wc_detached")
+    return S.MixupHook(s["alpha"], lambda_g, seed=spec.seed), loss
 
 
 def soft_endpoints(train_idx: np.ndarray, seed: int, gamma: float = 0.1) -> np.ndarray:
-    """Simulated CIFAR-10S-like labels for the training images (appendix B.5), fitted on CIFAR-10S."""
+    """Soft endpoints for the training images (section 5.2.3): CIFAR-10S images keep their real T2 Clamp labels
+    (aggregated by Psi over all their annotators); the others get simulated CIFAR-10S-like labels (appendix B.5,
+    the simulator fitted on CIFAR-10S), drawn with ``seed`` in the order of ``train_idx``."""
     probs = data.load_cifar10h_probs()
-    sim = SoftLabelSimulator.fit(data.load_cifar10s().elicitations, probs, data.class_similarity(), gamma)
-    return sim.simulate(probs[train_idx], seed=seed)
+    c10s = data.load_cifar10s()
+    human = np.isin(train_idx, c10s.indices)
+    out = np.empty((len(train_idx), probs.shape[1]))
+    if human.any():
+        real = aggregate(annotator_labels({int(i): c10s.elicitations[int(i)] for i in train_idx[human]}, "T2Clamp",
+                                          gamma))
+        out[human] = np.stack([real[int(i)] for i in train_idx[human]])
+    if (~human).any():
+        sim = SoftLabelSimulator.fit(c10s.elicitations, probs, data.class_similarity(), gamma)
+        out[~human] = sim.simulate(probs[train_idx[~human]], seed=seed)
+    return out
 
 
 def run_data(spec: RunSpec) -> RunData:
@@ -99,11 +144,21 @@ def run_data(spec: RunSpec) -> RunData:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Tables 5.1, 5.2 and C.1 as run specs (PreAct ResNet-34 at the full profile, 5 seeds); C.1 adds the baseline the
-# thesis says is missing, a logistic not fitted to people (rows without thesis values).
+# thesis says is missing, a logistic not fitted to people, and the non-Ent-WC rows again at Ent-WC's alpha (rows
+# without thesis values).
 # ---------------------------------------------------------------------------------------------------------------
 
 TABLES = ("5.1", "5.2", "C.1")
 _NAMES = {"mixup": "mixup", "mix_maxent": "Mix-MaxEnt", "ent_wc": "Ours (Ent-WC)"}
+#: Table C.1: the thesis's four rows, the non-fitted logistic baseline, and the non-Ent-WC variants again at the
+#: Ent-WC alpha so that every Ent-WC row has a partner differing in the loss alone (see the module docstring).
+C1_ROWS = (("mixup, no Ent-WC", "mixup", None), ("tau mixing, no Ent-WC", "tau", None),
+           ("mixup, Ent-WC", "ent_wc", None), ("tau mixing, Ent-WC", "tau_ent_wc", None),
+           ("logistic not fitted to people, no Ent-WC", "logistic", None),
+           ("logistic not fitted to people, Ent-WC", "logistic_ent_wc", None),
+           ("mixup, no Ent-WC", "mixup", "ent_wc"), ("tau mixing, no Ent-WC", "tau", "ent_wc"),
+           ("logistic not fitted to people, no Ent-WC", "logistic", "ent_wc"))
+#: the third entry "ent_wc": the row runs at Ent-WC's alpha (0.2, or the validation choice) and its label says so.
 
 
 def overrides(chosen: dict | None) -> dict[str, dict]:
@@ -112,7 +167,7 @@ def overrides(chosen: dict | None) -> dict[str, dict]:
     that differ from :data:`DEFAULTS` are kept, so the thesis's own choices keep the cache keys of a default grid."""
     out: dict[str, dict] = {}
     for algo, values in (chosen or {}).items():
-        targets = [a for a in ALGORITHMS if a.endswith("ent_wc")] if algo == "ent_wc" else [check_label_method(algo)]
+        targets = [a for a in ALGORITHMS if is_ent_wc(a)] if algo == "ent_wc" else [check_label_method(algo)]
         for a in targets:
             diff = {k: float(v) for k, v in values.items() if k in DEFAULTS[a] and float(v) != DEFAULTS[a][k]}
             unknown = set(values) - set(DEFAULTS[a])
@@ -138,19 +193,24 @@ def build_grid(profile: str, seeds=None, model: str | None = None, tables=TABLES
         raise ValueError(f"unknown table {sorted(unknown)}; Chapter 5 has {TABLES}")
     images = images or data.load_cifar10_test().provenance.source
     over = overrides(chosen)
+    ent_alpha = float(over.get("ent_wc", {}).get("alpha", ENT_WC_ALPHA))
 
-    def specs(algo, endpoints="hard"):
+    def c1_label(label, alpha_of):
+        return label if alpha_of is None else f"{label} (alpha = {ent_alpha:g})"
+
+    def specs(algo, endpoints="hard", alpha=None):
         extra = {**over.get(algo, {}), **({"endpoints": "soft"} if endpoints == "soft" else {})}
+        if alpha is not None:  # a fixed alpha (C.1's one-change rows); the default alpha keeps the default key
+            extra = {k: v for k, v in {**extra, "alpha": float(alpha)}.items()
+                     if not (k == "alpha" and v == DEFAULTS[algo]["alpha"])}
         return tuple(make_spec(5, algo, model, s, profile, images=images, extra=extra) for s in seeds)
 
     rows = {
         "5.1": [Row(_NAMES[a], specs(a), eval_sets=("cifar10h",)) for a in ("mixup", "mix_maxent", "ent_wc")],
         "5.2": [Row(f"{_NAMES[a]}, {label}", specs(a, e), eval_sets=("cifar10h",))
                 for a in ("mixup", "mix_maxent", "ent_wc") for e, label in (("hard", "Hard"), ("soft", "Ours (Soft)"))],
-        "C.1": [Row(label, specs(a), eval_sets=("cifar10h",)) for label, a in (
-            ("mixup, no Ent-WC", "mixup"), ("tau mixing, no Ent-WC", "tau"), ("mixup, Ent-WC", "ent_wc"),
-            ("tau mixing, Ent-WC", "tau_ent_wc"), ("logistic not fitted to people, no Ent-WC", "logistic"),
-            ("logistic not fitted to people, Ent-WC", "logistic_ent_wc"))],
+        "C.1": [Row(c1_label(label, alpha_of), specs(a, alpha=ent_alpha if alpha_of else None), eval_sets=("cifar10h",))
+                for label, a, alpha_of in C1_ROWS],
     }
     return {t: rows[t] for t in tables}
 

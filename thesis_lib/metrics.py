@@ -9,7 +9,12 @@ CIFAR-10H or CIFAR-10S label distributions), not against hard CIFAR-10 labels:
    (The thesis prints the formula without its minus sign; the tables report positive values.)
 2. **Calibration** -- the RMS calibration error with adaptive binning of Hendrycks et al. (used in PixMix),
    where confidence is the model's maximum softmax probability and "correct" means
-   ``argmax_k m_theta(x)_k == argmax_k P_eval(y=k|x)``.
+   ``argmax_k m_theta(x)_k == argmax_k P_eval(y=k|x)``. The bin size depends on the evaluation set, as in the
+   thesis's code (``run_eval.py``: ``n_bins = 10`` for the 100 held-out CIFAR-10S images, else 100, passed to
+   PixMix's ``calib_err`` as its bin size ``beta``): bins of 100 examples for sets of at least 1,000 (the
+   3,000-image CIFAR-10H set: 30 bins), bins of 10 for smaller ones (the 100-image CIFAR-10S set: 10 bins;
+   with bins of 100 it would be a single bin, |mean confidence - accuracy|). See
+   :func:`calibration_bin_size`; :func:`evaluate` records the size it used as ``calibration_bin_size``.
 3. **Robustness** -- the soft-label cross-entropy after a one-step FGSM attack (Goodfellow et al., 2014)
    with l-inf budget 4/255 in [0, 1] pixel space (thesis: "l_inf = 4 ... following Peterson et al.").
 
@@ -29,12 +34,18 @@ from torch import Tensor, nn
 
 #: The thesis's FGSM budget: l-inf 4 on the 0-255 scale, i.e. 4/255 in [0, 1] pixel space.
 FGSM_EPS = 4 / 255
-#: Target number of examples per calibration bin (Hendrycks et al.'s ``beta``).
+#: Target number of examples per calibration bin (Hendrycks et al.'s ``beta``) on large evaluation sets.
 CALIBRATION_BIN_SIZE = 100
+#: The bin size of small evaluation sets (the 100 held-out CIFAR-10S images), as the thesis's code used.
+SMALL_SET_BIN_SIZE = 10
+#: Sets of fewer examples than this get :data:`SMALL_SET_BIN_SIZE` (fewer than 10 bins of 100 would be too coarse).
+SMALL_SET_LIMIT = 1000
 _PROB_TOL = 1e-6
 
 __all__ = [
     "CALIBRATION_BIN_SIZE",
+    "SMALL_SET_BIN_SIZE",
+    "calibration_bin_size",
     "FGSM_EPS",
     "accuracy",
     "evaluate",
@@ -114,6 +125,15 @@ def _to_numpy_1d(x: Any, name: str) -> np.ndarray:
     if not np.issubdtype(arr.dtype, np.number):
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
     return arr.astype(np.float64)
+
+
+def calibration_bin_size(n: int) -> int:
+    """The calibration bin size for an evaluation set of ``n`` examples: 100 from 1,000 examples on (the 3,000
+    CIFAR-10H images), 10 below (the 100 CIFAR-10S images; also a smoke profile's 500-image CIFAR-10H subset and
+    the 500 validation images, whose calibration no choice uses), following the thesis's ``run_eval.py``."""
+    if n < 1:
+        raise ValueError(f"an evaluation set needs at least one example, got {n}")
+    return CALIBRATION_BIN_SIZE if n >= SMALL_SET_LIMIT else SMALL_SET_BIN_SIZE
 
 
 def rms_calibration_error(confidence: Any, correct: Any, bin_size: int = CALIBRATION_BIN_SIZE) -> float:
@@ -287,15 +307,17 @@ def evaluate(
     device: torch.device | str | None = None,
     fgsm: bool = True,
     eps: float = FGSM_EPS,
-    bin_size: int = CALIBRATION_BIN_SIZE,
+    bin_size: int | None = None,
     outputs: dict | None = None,
 ) -> dict[str, float]:
     """Thesis §3.3.1 metrics of ``model`` on pixel-space images against soft evaluation labels.
 
-    Returns floats ``{"ce", "calibration", "fgsm_loss", "accuracy", "n"}``: mean soft CE; RMS calibration
-    error with confidence = max softmax probability and correct = (argmax prediction == argmax soft label);
-    FGSM loss at ``eps`` (``nan`` when ``fgsm=False``); accuracy against the soft label's argmax; and the
-    number of examples (a float, so the dict is homogeneous). The model is evaluated in eval mode on
+    Returns floats ``{"ce", "calibration", "calibration_bin_size", "fgsm_loss", "accuracy", "n"}``: mean soft CE;
+    RMS calibration error with confidence = max softmax probability and correct = (argmax prediction == argmax
+    soft label), in adaptive bins of ``bin_size`` examples (default :func:`calibration_bin_size` of the set's
+    size: 100 for the 3,000 CIFAR-10H images, 10 for the 100 CIFAR-10S images) and the size used; FGSM loss at
+    ``eps`` (``nan`` when ``fgsm=False``); accuracy against the soft label's argmax; and the number of examples
+    (floats, so the dict is homogeneous). The model is evaluated in eval mode on
     ``device`` (default: where its parameters are) and its previous mode is restored.
 
     ``outputs``: a dict that receives the model's log-softmax outputs, ``"log_probs"`` on the clean images and
@@ -303,6 +325,7 @@ def evaluate(
     recomputed without the model (:func:`metrics_from_outputs`).
     """
     images01, soft_targets, n, device = _eval_inputs(model, images01, soft_targets, batch_size, device)
+    bin_size = calibration_bin_size(n) if bin_size is None else bin_size
 
     was_training = model.training
     model.eval()
@@ -315,6 +338,7 @@ def evaluate(
         result = {
             "ce": soft_cross_entropy(logits, targets).item(),
             "calibration": rms_calibration_error(probs.max(dim=1).values, correct, bin_size=bin_size),
+            "calibration_bin_size": float(bin_size),
             "fgsm_loss": fgsm_loss(model, images01, targets, eps=eps, batch_size=batch_size, device=device,
                                    log_probs_out=adv_chunks) if fgsm else float("nan"),
             "accuracy": correct.double().mean().item(),
@@ -329,14 +353,16 @@ def evaluate(
     return result
 
 
-def metrics_from_outputs(log_probs, soft_targets, fgsm_log_probs=None, bin_size: int = CALIBRATION_BIN_SIZE) -> dict:
+def metrics_from_outputs(log_probs, soft_targets, fgsm_log_probs=None, bin_size: int | None = None) -> dict:
     """The metrics of :func:`evaluate` recomputed from kept log-softmax outputs (no model, no GPU): a metric fix or
-    a new metric needs no retraining. Inputs may be float16 (as a run record keeps them); the arithmetic is float64."""
+    a new metric needs no retraining. Inputs may be float16 (as a run record keeps them); the arithmetic is float64.
+    ``bin_size``: default :func:`calibration_bin_size` of the set, as :func:`evaluate` chooses it."""
     lp = torch.as_tensor(np.asarray(log_probs, dtype=np.float64))
     t = torch.as_tensor(np.asarray(soft_targets, dtype=np.float64))
+    bin_size = calibration_bin_size(len(t)) if bin_size is None else bin_size
     ce = lambda x: float(-(t * x).sum(1).mean())  # noqa: E731  (0 * -inf cannot occur: log-probs are finite)
     correct = lp.argmax(1) == t.argmax(1)
     return {"ce": ce(lp), "calibration": rms_calibration_error(lp.max(1).values.exp(), correct, bin_size=bin_size),
             "fgsm_loss": float("nan") if fgsm_log_probs is None else
             ce(torch.as_tensor(np.asarray(fgsm_log_probs, dtype=np.float64))),
-            "accuracy": correct.double().mean().item(), "n": float(len(t))}
+            "calibration_bin_size": float(bin_size), "accuracy": correct.double().mean().item(), "n": float(len(t))}

@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass, field, replace
 from thesis_lib import profiles
 
 #: Bump when the meaning of a field or the training code changes in a way that alters results.
-CACHE_VERSION = 1
+#: 2: issue 14 (calibration bins per evaluation set, Ent-WC weight with gradient, M = 6 CIFAR-10S annotators and
+#: evaluation label, real CIFAR-10S soft endpoints, different-class Mix-MaxEnt, host-seeded mixup lambdas).
+CACHE_VERSION = 2
 
 CHAPTER_PROTOCOL = {3: "chapter3", 4: "mixup", 5: "mixup"}
 

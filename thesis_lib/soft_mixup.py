@@ -5,14 +5,24 @@ Each policy is a ``batch_hook`` for :func:`thesis_lib.train.train` and each loss
 * **mixup** (Zhang et al.): one lambda_f ~ Beta(alpha, alpha) per batch, x~ = lambda_f x_i + (1 - lambda_f) x_j
   with j a random permutation of the batch, y~ = lambda_g y_i + (1 - lambda_g) y_j with lambda_g = lambda_f, trained
   with soft cross-entropy. The endpoints y may be hard or soft (section 5.2.3).
-* **Mix-MaxEnt** (Pinto et al. 2021): cross-entropy on the clean batch plus entropy *maximisation* on its mixed
-  copy (alpha = 10 keeps lambda near 0.5). The loss is CE(clean) - ``maxent_weight`` * H(mixed); the weight is 1
-  unless set (the thesis does not give one).
-* **Ent-WC** (section 5.2.2): mixup whose per-example CE is weighted by log(2) / H_theta(x~), capped at 1 and
-  floored at kappa (0.7). The weight is computed without gradient: it scales each example's loss, it is not
-  itself optimised.
+* **Mix-MaxEnt** (Pinto et al. 2021): cross-entropy on the clean batch plus entropy *maximisation* on mixes of
+  *different-class* pairs, as in the paper (each example is mixed with a partner drawn at random among the batch's
+  examples of another class; alpha = 10 keeps lambda near 0.5). The loss is CE(clean) - ``maxent_weight`` *
+  H(mixed); the weight is 1 unless set (the thesis does not give one).
+* **Ent-WC** (section 5.2.2): mixup whose per-example CE is weighted by w = log(2) / H_theta(x~), capped at 1 and
+  floored at kappa (0.7). The weight is part of the objective: its gradient flows through the predictive entropy
+  H_theta, so where neither bound binds the loss also rewards raising H_theta. That is what lets a low floor
+  (kappa = 0) "lead the model to predict uniform labels" as the thesis reports; with a detached weight (kept as
+  the named alternative ``ent_wc_loss(kappa, detach=True)``, algorithm ``ent_wc_detached`` of
+  :mod:`thesis_lib.chapter5`) the weight only rescales each example's CE and no floor could have that effect.
 * **tau mixing** (appendix C): lambda_g = tau_ij(lambda_f), a logistic per class pair fitted to the H-Mix
   inferences with ``scipy.optimize.curve_fit``; :func:`generic_logistic` is the baseline not fitted to people.
+
+No hook synchronises the host with the device inside a training step: lambda ~ Beta(alpha, alpha) comes from the
+hook's own numpy Generator (seeded from the run's seed when the hook is built, :func:`hook_rng`), and the
+permutations, partners and tau tables live on the batch's device. A hook keeps the signature
+``hook(x, y, generator)`` of :func:`thesis_lib.train.train`; ``generator`` (the training loop's, on the device)
+draws the permutation / partners.
 
 A hook may return targets of any form its loss understands (Mix-MaxEnt returns ``(targets, n_clean)``).
 """
@@ -20,7 +30,7 @@ A hook may return targets of any form its loss understands (Mix-MaxEnt returns `
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -33,12 +43,20 @@ from thesis_lib.metrics import soft_cross_entropy
 LOG2 = math.log(2.0)
 
 
-def sample_lambda(alpha: float, generator: torch.Generator) -> float:
-    """lambda ~ Beta(alpha, alpha), drawn reproducibly from the training loop's generator."""
+#: A second seed word for the hooks' lambda stream, so that it differs from ``default_rng(seed)`` streams elsewhere.
+_LAMBDA_STREAM = 5
+
+
+def hook_rng(seed: int) -> np.random.Generator:
+    """The host Generator a hook draws its lambdas from: ``default_rng([seed, 5])`` for the run's ``seed``."""
+    return np.random.default_rng([int(seed), _LAMBDA_STREAM])
+
+
+def sample_lambda(alpha: float, rng: np.random.Generator) -> float:
+    """lambda ~ Beta(alpha, alpha) from a host numpy Generator (no device tensor is read, so no sync)."""
     if alpha <= 0:
         raise ValueError(f"alpha must be positive, got {alpha}")
-    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=generator.device).item())
-    return float(np.random.default_rng(seed).beta(alpha, alpha))
+    return float(rng.beta(alpha, alpha))
 
 
 def _permutation(n: int, generator: torch.Generator) -> torch.Tensor:
@@ -48,20 +66,41 @@ def _permutation(n: int, generator: torch.Generator) -> torch.Tensor:
 LambdaG = Callable[[float, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def different_class_partners(classes: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """For each example, the index of a partner drawn uniformly among the batch's examples of *another* class.
+
+    Random scores in [0, 1) are lifted by 1 where the classes differ and the row's argmax is taken, so any
+    different-class partner outranks every same-class one, all on the device (no ``.item()``, ``.nonzero()`` or
+    boolean indexing, hence no host sync). A batch holding one class only has no such partner; its examples then
+    get a random partner of their own class (possibly themselves), as plain mixup would."""
+    n = len(classes)
+    scores = torch.rand((n, n), generator=generator, device=generator.device).to(classes.device)
+    different = classes[:, None] != classes[None, :]
+    return torch.where(different, scores + 1.0, scores).argmax(dim=1)
+
+
 @dataclass
 class MixupHook:
     """Per-batch mixing. ``lambda_g(lambda_f, class_i, class_j)`` maps the generating coefficient to per-example
-    label coefficients (default: lambda_g = lambda_f); the classes are the argmax of the endpoint targets."""
+    label coefficients (default: lambda_g = lambda_f); the classes are the argmax of the endpoint targets.
+    lambda_f is drawn from the hook's own host Generator, seeded with ``seed`` (the run's) at construction."""
 
     alpha: float
     lambda_g: LambdaG | None = None
+    seed: int = 0
+    rng: np.random.Generator = field(init=False, repr=False)
+
+    def __post_init__(self):
+        if self.alpha <= 0:
+            raise ValueError(f"alpha must be positive, got {self.alpha}")
+        self.rng = hook_rng(self.seed)
 
     def __call__(self, x, y, generator):
-        lam = sample_lambda(self.alpha, generator)
+        lam = sample_lambda(self.alpha, self.rng)
         perm = _permutation(len(x), generator)
         x_mix = lam * x + (1.0 - lam) * x[perm]
         if self.lambda_g is None:
-            lg = torch.full((len(x), 1), lam, device=x.device)
+            lg = torch.full((len(x), 1), lam, device=x.device, dtype=y.dtype)
         else:
             lg = self.lambda_g(lam, y.argmax(1), y[perm].argmax(1)).reshape(-1, 1).to(y.dtype)
         return x_mix, lg * y + (1.0 - lg) * y[perm]
@@ -69,14 +108,23 @@ class MixupHook:
 
 @dataclass
 class MixMaxEntHook:
-    """The clean batch followed by its mixed copy; targets ``(clean targets, number of clean examples)``."""
+    """The clean batch followed by its mixed copy, each example mixed with a partner of a different class
+    (:func:`different_class_partners`, the classes being the targets' argmax); targets ``(clean targets, number of
+    clean examples)``. lambda is drawn from the hook's own host Generator seeded with ``seed``."""
 
     alpha: float = 10.0
+    seed: int = 0
+    rng: np.random.Generator = field(init=False, repr=False)
+
+    def __post_init__(self):
+        if self.alpha <= 0:
+            raise ValueError(f"alpha must be positive, got {self.alpha}")
+        self.rng = hook_rng(self.seed)
 
     def __call__(self, x, y, generator):
-        lam = sample_lambda(self.alpha, generator)
-        perm = _permutation(len(x), generator)
-        return torch.cat([x, lam * x + (1.0 - lam) * x[perm]]), (y, len(x))
+        lam = sample_lambda(self.alpha, self.rng)
+        partner = different_class_partners(y.argmax(1), generator)
+        return torch.cat([x, lam * x + (1.0 - lam) * x[partner]]), (y, len(x))
 
 
 def prediction_entropy(logits: torch.Tensor) -> torch.Tensor:
@@ -92,20 +140,26 @@ def mix_maxent_loss(maxent_weight: float = 1.0):
     return loss
 
 
-def ent_wc_weights(logits: torch.Tensor, kappa: float) -> torch.Tensor:
-    """log(2) / H_theta(x~), capped at 1 and floored at kappa, without gradient. Over K classes H <= log K, so the
-    weight never falls below log 2 / log K (0.301 for CIFAR-10): a floor kappa below that never binds."""
-    with torch.no_grad():
-        h = prediction_entropy(logits).clamp_min(1e-12)
-        return (LOG2 / h).clamp(min=kappa, max=1.0)
+def ent_wc_weights(logits: torch.Tensor, kappa: float, detach: bool = False) -> torch.Tensor:
+    """w = log(2) / H_theta(x~), capped at 1 and floored at kappa, differentiable through H_theta.
+
+    Where log 2 <= H_theta <= log 2 / kappa the weight's gradient is -log 2 / H^2 dH, so minimising w * CE also
+    pushes the predictive entropy up; where the cap (H < log 2) or the floor binds, the weight is constant.
+    ``detach=True`` gives the detached alternative (the weight only rescales each example's CE).
+    Over K classes H <= log K, so the weight's *value* never falls below log 2 / log K (0.301 for CIFAR-10): a floor
+    kappa below that never binds, and kappa = 0 and 0.2 give the same weights and gradients."""
+    h = prediction_entropy(logits).clamp_min(1e-12)
+    w = (LOG2 / h).clamp(min=kappa, max=1.0)
+    return w.detach() if detach else w
 
 
-def ent_wc_loss(kappa: float = 0.7):
+def ent_wc_loss(kappa: float = 0.7, detach: bool = False):
+    """Mean over the batch of ``ent_wc_weights(logits, kappa, detach) * CE(logits, y)`` (section 5.2.2)."""
     if not 0.0 <= kappa <= 1.0:
         raise ValueError(f"kappa must lie in [0, 1], got {kappa}")
 
     def loss(logits, y):
-        return (ent_wc_weights(logits, kappa) * soft_cross_entropy(logits, y, reduction="none")).mean()
+        return (ent_wc_weights(logits, kappa, detach) * soft_cross_entropy(logits, y, reduction="none")).mean()
 
     return loss
 
@@ -142,23 +196,27 @@ def fit_tau(inferences) -> dict[tuple[int, int], tuple[float, float]]:
 
 
 def tau_lambda_g(fits: dict[tuple[int, int], tuple[float, float]]) -> LambdaG:
-    """A ``lambda_g`` for :class:`MixupHook` applying tau_ij per example (identity for same-class pairs)."""
+    """A ``lambda_g`` for :class:`MixupHook` applying tau_ij per example (identity for same-class pairs). The k / m
+    tables move to the batch's device on first use and are indexed there, so no step copies classes to the host."""
     k = np.full((NUM_CLASSES, NUM_CLASSES), np.nan)
     m = np.full((NUM_CLASSES, NUM_CLASSES), np.nan)
     for (a, b), (ka, ma) in fits.items():
         k[a, b], m[a, b] = ka, ma
     k_t, m_t = torch.tensor(k), torch.tensor(m)
+    on_device: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}  # the tables, moved once per device
 
     def lambda_g(lam: float, ci: torch.Tensor, cj: torch.Tensor) -> torch.Tensor:
-        ci_c, cj_c = ci.cpu(), cj.cpu()
-        lo, hi = torch.minimum(ci_c, cj_c), torch.maximum(ci_c, cj_c)
-        kk, mm = k_t[lo, hi], m_t[lo, hi]
-        forward = ci_c <= cj_c          # lambda is the weight of the lower class index
+        if ci.device not in on_device:
+            on_device[ci.device] = (k_t.to(ci.device), m_t.to(ci.device))
+        k_d, m_d = on_device[ci.device]
+        lo, hi = torch.minimum(ci, cj), torch.maximum(ci, cj)
+        kk, mm = k_d[lo, hi], m_d[lo, hi]
+        forward = ci <= cj              # lambda is the weight of the lower class index
         x = torch.where(forward, torch.full_like(kk, lam), torch.full_like(kk, 1.0 - lam))
         t = 1.0 / (1.0 + torch.exp(-kk * (x - mm)))
         out = torch.where(forward, t, 1.0 - t)
-        out = torch.where(ci_c == cj_c, torch.full_like(out, lam), out)
-        return out.float().to(ci.device)
+        out = torch.where(ci == cj, torch.full_like(out, lam), out)
+        return out.float()
 
     return lambda_g
 

@@ -26,7 +26,11 @@ def random_labels(n: int, seed: int) -> np.ndarray:
 
 
 def label_smoothing(classes, beta: float) -> np.ndarray:
-    """y_LS = y_hard (1 - beta) + beta / K (appendix B.2)."""
+    """y_LS = y_hard (1 - beta) + beta / K (appendix B.2).
+
+    Note: the thesis-era training code (cambridge-mlg/cifar-10s ``computational_experiments/data.py`` at 8375c49)
+    added beta to every entry unnormalised, fixed later in that repository; we follow the thesis's formula, so Table
+    B.1's printed LS row may reflect stronger effective smoothing than beta / K (fidelity audit, item 14)."""
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must lie in [0, 1], got {beta}")
     return hard_labels(classes) * (1.0 - beta) + beta / NUM_CLASSES

@@ -7,7 +7,7 @@ Modules, one concept each:
 
 - ``normalize``      the in-model CIFAR-10 ``Normalize`` layer and its constants
 - ``resnet34a``      Uma et al.'s CIFAR ResNet "ResNet-34A" (3 x 7 basic blocks, option-A shortcuts)
-- ``resnet_cifar``   CIFAR ResNet-50 (Bottleneck [3, 4, 6, 3])
+- ``resnet_cifar``   CIFAR ResNet-50 (Bottleneck [3, 4, 6, 3]); the mixup code's plain ResNet-34 (BasicBlock)
 - ``preact_resnet``  mixup-code PreAct ResNet-18 / -34
 - ``vgg``            CIFAR VGG-11 with BatchNorm
 - ``small_cnn``      a small fast CNN for CPU profiles

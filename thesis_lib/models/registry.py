@@ -13,7 +13,8 @@ name                architecture                                                
 ``resnet50``        CIFAR ResNet-50, Bottleneck [3, 4, 6, 3]                     Ch. 3
 ``vgg11``           CIFAR VGG-11 with BatchNorm                                  Ch. 3
 ``preact_resnet18`` mixup-code PreAct ResNet-18, PreActBlock [2, 2, 2, 2]        Ch. 4
-``preact_resnet34`` mixup-code PreAct ResNet-34, PreActBlock [3, 4, 6, 3]        Ch. 5
+``preact_resnet34`` mixup-code PreAct ResNet-34, PreActBlock [3, 4, 6, 3]        Ch. 5 (full profile)
+``resnet34_mixup``  mixup-code ``ResNet34()``: plain BasicBlock [3, 4, 6, 3]       Ch. 5 (sensitivity)
 ``small_cnn``       small fast CNN for CPU profiles and tests                    (companion only)
 =================== =========================================================== ===================
 
@@ -32,7 +33,7 @@ from torch import nn
 from .normalize import Normalize
 from .preact_resnet import preact_resnet18, preact_resnet34
 from .resnet34a import ResNet34A
-from .resnet_cifar import resnet50_cifar
+from .resnet_cifar import resnet34_mixup, resnet50_cifar
 from .small_cnn import SmallCNN
 from .vgg import vgg11
 
@@ -42,6 +43,7 @@ _BUILDERS: dict[str, Callable[[int], nn.Module]] = {
     "vgg11": vgg11,
     "preact_resnet18": preact_resnet18,
     "preact_resnet34": preact_resnet34,
+    "resnet34_mixup": resnet34_mixup,
     "small_cnn": lambda k: SmallCNN(num_classes=k),
 }
 

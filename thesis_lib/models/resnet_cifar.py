@@ -12,6 +12,11 @@ widely used CIFAR adaptation of He et al. (2016):
 - bias-free convs and PyTorch's default initialisation, as in the reference.
 
 About 23.5M parameters with 10 classes.
+
+The same file of the mixup code also defines ``ResNet34()`` as ``ResNet(BasicBlock, [3, 4, 6, 3])``, a plain
+(post-activation) BasicBlock net, although thesis Chapter 5 calls its model a "PreAct ResNet-34".
+:func:`resnet34_mixup` builds that net (about 21.3M parameters) so that the reading not chosen for the full
+profile (see :mod:`thesis_lib.chapter5`) can be run as a sensitivity check.
 """
 
 from __future__ import annotations
@@ -46,6 +51,31 @@ class Bottleneck(nn.Module):
         out = F.relu(self.bn1(self.conv1(x)))
         out = F.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class BasicBlock(nn.Module):
+    """conv3x3(stride) -> BN -> ReLU -> conv3x3 -> BN, plus the shortcut (1x1 conv + BN on shape change), then ReLU:
+    the post-activation block of the mixup code's ``ResNet18/34`` definitions."""
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
+        else:
+            self.shortcut = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
         return F.relu(out + self.shortcut(x))
 
 
@@ -86,3 +116,9 @@ class ResNetCifar(FourStageResNet):
 def resnet50_cifar(num_classes: int = 10) -> ResNetCifar:
     """Bottleneck [3, 4, 6, 3]: the thesis's ResNet-50."""
     return ResNetCifar((3, 4, 6, 3), num_classes)
+
+
+def resnet34_mixup(num_classes: int = 10) -> FourStageResNet:
+    """BasicBlock [3, 4, 6, 3]: the mixup code's ``ResNet34()`` (post-activation), the alternative reading of the
+    thesis's Chapter 5 "PreAct ResNet-34"."""
+    return FourStageResNet(BasicBlock, (3, 4, 6, 3), num_classes)

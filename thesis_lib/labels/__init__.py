@@ -14,6 +14,7 @@ from thesis_lib.labels.baselines import hard_labels, label_smoothing, random_lab
 from thesis_lib.labels.simulator import SoftLabelSimulator
 from thesis_lib.labels.varieties import (DEFAULT_GAMMA, RULES, VARIETIES, annotator_labels, check_rules,
                                          cifar10s_annotator_labels, hmix_annotator_labels, parse_variety, soft_label)
+from thesis_lib.labels import rulesets
 
 def two_hot_label(lam, class_a, class_b):
     """The mixup label lam * e_a + (1 - lam) * e_b of one mixed image, shape (10,)."""
@@ -24,5 +25,5 @@ __all__ = [
     "DEFAULT_GAMMA", "RULES", "SoftLabelSimulator", "VARIETIES", "aggregate", "annotator_labels", "check_rules",
     "cifar10h_annotator_labels",
     "cifar10s_annotator_labels", "draw_from_pool", "hard_labels", "hmix_annotator_labels", "label_smoothing",
-    "pad_pool", "parse_variety", "psi", "two_hot", "two_hot_label", "random_labels", "soft_label", "subsample_annotators", "uniform_labels",
+    "pad_pool", "parse_variety", "psi", "rulesets", "two_hot", "two_hot_label", "random_labels", "soft_label", "subsample_annotators", "uniform_labels",
 ]

@@ -362,3 +362,9 @@ def test_runs_record_the_rule_set_and_chapter3_builds_labels_with_it():
                        4717, 4754, 4985, 5057, 5158, 5238, 5469, 5940, 5963, 6174, 6647, 7005, 7248, 7347, 7496, 8064,
                        8318, 8633, 8647, 8774, 9426, 9528, 9902}
     assert held_a.shape == held_b.shape
+    from thesis_lib import chapter3_grid
+
+    grid = chapter3_grid.build("smoke", tables=["3.1"], figures=[], images="mirror_reconstruction", rules="release")
+    assert {s.rules for row in grid.tables["3.1"] for s in row.specs} == {"release"}
+    with pytest.raises(ValueError, match="unknown label rule set"):
+        chapter3_grid.build("smoke", tables=["3.1"], figures=[], images="mirror_reconstruction", rules="paper")

@@ -271,8 +271,8 @@ def test_release_and_thesis_agree_on_consistent_elicitations():
 
 
 # Excerpts of the released label files (cambridge-mlg/cifar-10s cifar10s_data/cifar10s_t2clamp_redist10.json and
-# cambridge-mlg/hill-mixup h_mix/hmix_individ_soft_labels.json), every annotator of images where the rule sets
-# differ; the files list annotators in another order, so labels are matched as multisets.
+# cambridge-mlg/hill-mixup h_mix/hmix_individ_soft_labels.json): images where the rule sets differ (6157: where
+# they agree); the files list annotators in another order, so labels are matched as multisets.
 RELEASED_EXCERPTS = {
     "CIFAR-10S": {
         58: [[0, 0, 0, .05, .765, .135, 0, .05, 0, 0], [0, 0, 0, 0, 1, 0, 0, 0, 0, 0],
@@ -283,6 +283,11 @@ RELEASED_EXCERPTS = {
                [0, 0, 0, .5454545454545454, 0, .45454545454545453, 0, 0, 0, 0],
                [0, 0, .025, .09, .025, .81, .025, .025, 0, 0], [0, 0, .025, .027, .025, .873, .025, .025, 0, 0],
                [0, 0, .05, .03, 0, .92, 0, 0, 0, 0], [0, 0, 0, .95, 0, .05, 0, 0, 0, 0]],
+        # single labels: the one annotator of the image whose label the rule sets build differently
+        117: [[.00980392156862746, .00980392156862746, 0, .00980392156862746, .3529411764705882, 0, .00980392156862746,
+               .5882352941176471, .00980392156862746, .00980392156862746]],
+        8318: [[0, 0, .30000000000000004, .17500000000000002, .17500000000000002, .17500000000000002, 0,
+                .17500000000000002, 0, 0]],
         6157: [[.675, .05, 0, 0, 0, 0, 0, 0, .225, .05], [.1, .1, .1, .1, 0, .1, .1, .1, .2, .1],
                [.81, .09, 0, 0, 0, 0, 0, 0, .05, .05], [.6, .4, 0, 0, 0, 0, 0, 0, 0, 0],
                [1, 0, 0, 0, 0, 0, 0, 0, 0, 0], [.65, 0, .13, 0, 0, 0, 0, 0, .22, 0],

@@ -100,7 +100,7 @@ def test_report_has_provenance_claims_tables_and_figures(tmp_path):
     (tmp_path / "figures").mkdir()
     frame = reference.published("3.2").rename(columns={"mean": "thesis", "ci": "thesis_ci"})
     frame = frame.assign(ours=frame.thesis + 0.01, ours_ci=0.05, n=5, difference=0.01, thesis_in_ci=True,
-                         profile="quick", images="mirror_reconstruction")
+                         profile="quick", images="mirror_reconstruction", rules="release")
     frame.to_csv(tmp_path / "results" / "tables" / "table_3_2.csv", index=False)
     (tmp_path / "figures" / "fig_x.png").write_bytes(b"\x89PNG")
     md, html = report.write(tmp_path / "results", tmp_path / "figures")
@@ -111,9 +111,21 @@ def test_report_has_provenance_claims_tables_and_figures(tmp_path):
             "significant** (p = 0.75) | **same direction, not significant** (p = ") in text
     assert "| 4.2 | Sep < mixup labels < Agg on CE | **held** (p = 0.0044) | **not run** |" in text
     assert "pools every model × seed run of a row" in text
+    assert "Profile: **quick** · images: mirror_reconstruction · label rules: release" in text
     assert "### Table 3.1." in text and "*Not run at this profile.*" in text
     assert "| CIFAR-10H | Ours (T2, Clamp) | CE | 1.291 ± 0.050 | 1.281 ± 0.06 | +0.010 | yes |" in text
     assert "![fig_x](../figures/fig_x.png)" in text and "<table>" in html.read_text()
+
+
+def test_tables_record_the_label_rule_set():
+    from thesis_lib import tables
+
+    rec = {"profile": "quick", "image_provenance": {"source": "official"}, "device": "cpu", "wall_time_s": 1.0,
+           "spec": {"model": "small_cnn", "seed": 0, "rules": "release"}}
+    old = {**rec, "spec": {"model": "small_cnn", "seed": 1}}      # a record from before the field: thesis rules
+    assert tables.provenance([rec])["rules"] == "release"
+    assert tables.provenance([rec, old])["rules"] == "release, thesis"
+    assert "label rules: release" in tables.markdown("3.1", pd.DataFrame(), tables.provenance([rec]))
 
 
 def test_parallel_jobs_train_every_run(tmp_path):

@@ -39,7 +39,8 @@ def _table_section(tid: str, frame: pd.DataFrame | None) -> list[str]:
         return lines + ["*Not run at this profile.*", ""]
     prof = ", ".join(sorted(set(frame.profile))) if "profile" in frame else "?"
     imgs = ", ".join(sorted(set(frame.images))) if "images" in frame else "?"
-    lines += [f"Profile: **{prof}** · images: {imgs}", "",
+    rules = ", ".join(sorted(set(frame.rules))) if "rules" in frame else "thesis"
+    lines += [f"Profile: **{prof}** · images: {imgs} · label rules: {rules}", "",
               "| evaluation | labels | metric | ours (mean ± 95 % CI) | thesis | difference | thesis in our CI |",
               "|---|---|---|---|---|---|---|"]
     for _, r in frame.iterrows():

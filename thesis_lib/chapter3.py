@@ -17,6 +17,9 @@ T2 Clamp labels (gamma = 0.1, whatever gamma the run trains with) aggregated ove
 with the run's seed (``subsample_annotators(..., 6, seed)``), as the thesis's evaluation code does
 (``run_eval.py``: ``num_annotators_sample = 6``).
 
+``spec.rules`` picks the label rule set (``"thesis"`` or ``"release"``, :mod:`thesis_lib.labels.varieties`) for
+the CIFAR-10S training labels and the CIFAR-10S evaluation labels alike.
+
 Validation runs (``validation=True``, for choosing gamma, beta and learning rates as section 3.3 does) hold out
 ``VALIDATION_SIZE`` of the hard-labelled training images instead and are evaluated on them only, against their
 CIFAR-10H labels, so no choice ever sees the test images.
@@ -29,9 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from thesis_lib import data
-from thesis_lib.labels import (DEFAULT_GAMMA, VARIETIES, aggregate, annotator_labels, cifar10h_annotator_labels,
-                               hard_labels, label_smoothing, pad_pool, random_labels, subsample_annotators,
-                               uniform_labels)
+from thesis_lib.labels import (DEFAULT_GAMMA, VARIETIES, aggregate, annotator_labels, check_rules,
+                               cifar10h_annotator_labels, hard_labels, label_smoothing, pad_pool, random_labels,
+                               subsample_annotators, uniform_labels)
 from thesis_lib.runspec import RunSpec
 from thesis_lib.train import Targets
 
@@ -66,12 +69,14 @@ def _human_labels(spec: RunSpec, soft_idx: np.ndarray) -> dict:
     if spec.label_method == "cifar10h":
         return cifar10h_annotator_labels(data.load_cifar10h_counts(), soft_idx, m=spec.annotators, seed=spec.seed)
     c10s = data.load_cifar10s()
-    per = annotator_labels({int(i): c10s.elicitations[int(i)] for i in soft_idx}, spec.label_method, spec.gamma)
+    per = annotator_labels({int(i): c10s.elicitations[int(i)] for i in soft_idx}, spec.label_method, spec.gamma,
+                           rules=spec.rules)
     return subsample_annotators(per, spec.annotators, spec.seed) if spec.annotators else per
 
 
 def run_data(spec: RunSpec) -> RunData:
     check_label_method(spec.label_method)
+    check_rules(spec.rules)
     if spec.deaggregate and spec.label_method not in HUMAN_METHODS:
         raise ValueError(f"deaggregate needs a human label set ({', '.join(HUMAN_METHODS)}), not {spec.label_method!r}")
     hard = data.load_cifar10_test().labels
@@ -125,7 +130,8 @@ def eval_sets(spec: RunSpec, holdout: np.ndarray, validation=None) -> dict[str, 
     if spec.eval_subset is not None and spec.eval_subset < len(test):
         test = np.sort(np.random.default_rng(0).choice(test, size=spec.eval_subset, replace=False))
     c10s = data.load_cifar10s()
-    per = annotator_labels({int(i): c10s.elicitations[int(i)] for i in holdout}, "T2Clamp", DEFAULT_GAMMA)
+    per = annotator_labels({int(i): c10s.elicitations[int(i)] for i in holdout}, "T2Clamp", DEFAULT_GAMMA,
+                           rules=spec.rules)
     t2 = aggregate(subsample_annotators(per, CIFAR10S_ANNOTATORS, spec.seed))
     return {"cifar10h": (test, data.load_cifar10h_probs()[test]),
             "cifar10s": (holdout, np.stack([t2[int(i)] for i in holdout]))}

@@ -64,10 +64,14 @@ class Grid:
 
 
 def build(profile: str, seeds=None, models=None, tables=TABLES, figures=FIGURES, images: str | None = None,
-          gamma: float = 0.1, beta: float = LS_BETA, lrs: dict | None = None) -> Grid:
+          gamma: float = 0.1, beta: float = LS_BETA, lrs: dict | None = None, rules: str = "thesis") -> Grid:
     """The grid for ``profile``; ``seeds`` and ``models`` override the profile's (``models[0]`` plays
     ResNet-34A in the single-model experiments); ``lrs`` maps models to starting learning rates other than the
-    profile's (the thesis's validated choices)."""
+    profile's (the thesis's validated choices); ``rules`` is the label rule set of every run (``"thesis"`` or
+    ``"release"``, :mod:`thesis_lib.labels.varieties`)."""
+    from thesis_lib.labels import check_rules
+
+    check_rules(rules)
     ps = profiles.settings(profile)
     seeds = tuple(seeds) if seeds is not None else ps.seeds
     models = tuple(models) if models is not None else ps.chapter3.models
@@ -83,7 +87,7 @@ def build(profile: str, seeds=None, models=None, tables=TABLES, figures=FIGURES,
 
     def specs(method, on=models, over=seeds, **kw) -> tuple[RunSpec, ...]:
         kw = with_m(method, kw)
-        return tuple(make_spec(3, method, m, s, profile, images=images, gamma=gamma, **kw,
+        return tuple(make_spec(3, method, m, s, profile, images=images, gamma=gamma, rules=rules, **kw,
                                **({"lr": lrs[m]} if m in lrs else {})) for m in on for s in over)
 
     main = models[:1]

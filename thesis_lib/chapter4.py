@@ -15,7 +15,7 @@ import numpy as np
 
 from thesis_lib import data
 from thesis_lib.chapter3 import RunData
-from thesis_lib.labels import hard_labels, pad_pool, random_labels, uniform_labels
+from thesis_lib.labels import check_rules, hard_labels, pad_pool, random_labels, uniform_labels
 from thesis_lib.labels.mixup import CONFIDENCE_GAMMA, confidence_smoothing, two_hot
 from thesis_lib.runspec import RunSpec
 from thesis_lib.train import Targets
@@ -64,6 +64,7 @@ def augmenting_labels(method: str, seed: int, gamma: float = CONFIDENCE_GAMMA):
 
 def run_data(spec: RunSpec) -> RunData:
     check_label_method(spec.label_method)
+    check_rules(spec.rules)  # recorded only: Chapter 4's labels come from lambda_h, not soft-label elicitations
     cifar10 = data.load_cifar10_test()
     split = data.load_uma_split()
     rng = np.random.default_rng(spec.seed)

@@ -52,7 +52,7 @@ import numpy as np
 
 from thesis_lib import data, soft_mixup as S
 from thesis_lib.chapter3 import VALIDATION_SIZE, RunData
-from thesis_lib.labels import SoftLabelSimulator, aggregate, annotator_labels, hard_labels
+from thesis_lib.labels import SoftLabelSimulator, aggregate, annotator_labels, check_rules, hard_labels
 from thesis_lib.runspec import RunSpec
 from thesis_lib.train import Targets
 
@@ -121,6 +121,7 @@ def soft_endpoints(train_idx: np.ndarray, seed: int, gamma: float = 0.1) -> np.n
 
 def run_data(spec: RunSpec) -> RunData:
     s = settings(spec)
+    check_rules(spec.rules)  # recorded only: the simulated soft endpoints (B.5) use the thesis rules
     cifar10 = data.load_cifar10_test()
     split = data.load_uma_split()
     train_idx = split.train

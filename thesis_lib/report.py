@@ -39,7 +39,8 @@ def _table_section(tid: str, frame: pd.DataFrame | None) -> list[str]:
         return lines + ["*Not run at this profile.*", ""]
     prof = ", ".join(sorted(set(frame.profile))) if "profile" in frame else "?"
     imgs = ", ".join(sorted(set(frame.images))) if "images" in frame else "?"
-    lines += [f"Profile: **{prof}** · images: {imgs}", "",
+    rules = ", ".join(sorted(set(frame.rules))) if "rules" in frame else "thesis"
+    lines += [f"Profile: **{prof}** · images: {imgs} · label rules: {rules}", "",
               "| evaluation | labels | metric | ours (mean ± 95 % CI) | thesis | difference | thesis in our CI |",
               "|---|---|---|---|---|---|---|"]
     for _, r in frame.iterrows():
@@ -53,11 +54,45 @@ def _table_section(tid: str, frame: pd.DataFrame | None) -> list[str]:
     return lines + [""]
 
 
+def _verdict_cell(verdict: str, p: float, n: int | None = None) -> str:
+    bits = [] if p is None or (isinstance(p, float) and math.isnan(p)) else [f"p = {p:.2g}"]
+    if n:
+        bits.append(f"n = {n}")
+    return f"**{verdict}**" + (f" ({', '.join(bits)})" if bits else "")
+
+
+def claims_section(verdicts: pd.DataFrame) -> list[str]:
+    """The claims judged on the thesis's own numbers and on ours, side by side (:func:`claims.side_by_side`)."""
+    ours, theirs = verdicts.ours.value_counts(), verdicts.thesis.value_counts()
+    indicative = ours.get(claims.INDICATIVE_SAME, 0) + ours.get(claims.INDICATIVE_REVERSED, 0)
+    lines = ["## The thesis's claims", "",
+             "Each claim is one or more comparisons of two rows (lower is better), judged by a two-sided Welch t-test "
+             f"over seeds at p < {claims.ALPHA:g}, with standard deviations recovered from the 95 % t-intervals "
+             "(sd = half-width × √n / t₀.₉₇₅,ₙ₋₁). **held**: every comparison has the claimed sign and is "
+             "significant; **same direction, not significant**: the claimed sign, but some p ≥ 0.05; **reversed**: "
+             "some difference has the opposite sign; **indicative: 1 seed**: a row has one run, so only the direction "
+             "is known; p is the largest of the claim's comparisons.", "",
+             f"The thesis's numbers are read as intervals over n = {claims.THESIS_SEEDS} seeds. Tables 3.1, 3.2 and B.1 "
+             "average three architectures: the thesis does not say how its interval is formed there, and our interval "
+             "pools every model × seed run of a row (n = 3 × seeds), so the test counts the spread between "
+             "architectures as noise (conservative).", "",
+             f"**Ours:** {ours.get(claims.HELD, 0)} held, {ours.get(claims.NOT_SIGNIFICANT, 0)} same direction but not "
+             f"significant, {ours.get(claims.REVERSED, 0)} reversed, {indicative} indicative (1 seed), "
+             f"{ours.get(claims.NOT_RUN, 0)} not run. **The thesis's own numbers:** {theirs.get(claims.HELD, 0)} held, "
+             f"{theirs.get(claims.NOT_SIGNIFICANT, 0)} same direction but not significant, "
+             f"{theirs.get(claims.REVERSED, 0)} reversed.", "",
+             "| table | claim | thesis's numbers | ours | our comparisons |", "|---|---|---|---|---|"]
+    for _, r in verdicts.iterrows():
+        lines.append(f"| {r.table} | {r.claim} | {_verdict_cell(r.thesis, r['thesis p'])} | "
+                     f"{_verdict_cell(r.ours, r['ours p'], int(r['ours n']) or None)} | {r['ours detail'] or '–'} |")
+    return lines
+
+
 def markdown(results_dir: Path, figures_dir: Path, report_dir: Path) -> str:
     tables = load_tables(results_dir / "tables")
     profiles = sorted({p for f in tables.values() if "profile" in f for p in set(f.profile)})
     images = sorted({p for f in tables.values() if "images" in f for p in set(f.images)})
-    verdicts = claims.check(tables)
+    verdicts = claims.side_by_side(tables)
     lines = ["# Reproducing Collins (2022): report", "",
              f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from `results/tables/` and `figures/`.", "",
              f"**Profile: {', '.join(profiles) or 'no tables yet'}** · **images: {', '.join(images) or '?'}**", ""]
@@ -67,12 +102,7 @@ def markdown(results_dir: Path, figures_dir: Path, report_dir: Path) -> str:
     if "mirror_reconstruction" in images:
         lines += ["> Images: the offline mirror's CIFAR-10 reconstruction (2,375 of 10,000 images pixel-exact, the rest "
                   "JPEG-recompressed copies), not the official archive.", ""]
-    counts = verdicts.verdict.value_counts()
-    lines += ["## The thesis's claims", "",
-              f"{counts.get(claims.HELD, 0)} held, {counts.get(claims.NOT_HELD, 0)} not held, "
-              f"{counts.get(claims.NOT_RUN, 0)} not run at this profile.", "",
-              "| table | claim | verdict |", "|---|---|---|"]
-    lines += [f"| {r.table} | {r.claim} | **{r.verdict}** |" for _, r in verdicts.iterrows()]
+    lines += claims_section(verdicts)
     lines += ["", "## Tables", ""]
     for tid in reference.TABLES:
         lines += _table_section(tid, tables.get(tid))

@@ -40,6 +40,7 @@ class RunSpec:
     deaggregate: bool = False          # draw one annotator's label per image per batch
     beta: float = 0.0                  # label smoothing
     n_soft: int | None = None          # N': train on only this many soft-labelled images (Fig. 3.6)
+    rules: str = "thesis"              # label rule set: "thesis" (section 3.2.2) or "release" (the authors' labels)
     # data and evaluation
     images: str = "unknown"            # image provenance: official | mirror_reconstruction
     train_subset: int | None = None

@@ -97,9 +97,9 @@ def total_variation(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def comparison_frame(c10s: CIFAR10S, probs: np.ndarray, hard: np.ndarray, variety: str = "T2Clamp",
-                     gamma: float = 0.1) -> pd.DataFrame:
+                     gamma: float = 0.1, rules: str = "thesis") -> pd.DataFrame:
     """Per CIFAR-10S image: aggregated label, CIFAR-10H label, their Wasserstein distance and entropies."""
-    agg = aggregate(annotator_labels(c10s.elicitations, variety, gamma))
+    agg = aggregate(annotator_labels(c10s.elicitations, variety, gamma, rules=rules))
     rows = []
     for i, lab in agg.items():
         rows.append({"index": i, "hard": int(hard[i]), "cifar10s": lab, "cifar10h": probs[i],
@@ -142,3 +142,26 @@ def variety_example(c10s: CIFAR10S):
             if el.top2 is not None and el.p1 + el.p2 < 90 and 2 <= len(el.possible_others) <= 5 and not el.notes:
                 return int(idx), el
     raise LookupError("no elicitation with a second choice, leftover mass and partial exclusions")
+
+
+def statistics_by_rules(c10s: CIFAR10S, probs: np.ndarray, hard: np.ndarray) -> pd.DataFrame:
+    """The Chapter 3 statistics and figure picks that depend on how labels are built, under the thesis's rules
+    and under the authors' released rules (:mod:`thesis_lib.labels.varieties`), with whether each moved.
+
+    The dataset statistics of :func:`chapter3_statistics` (participants, annotators, times, CIFAR-10H shares)
+    do not use the label construction and so cannot move."""
+    def picks(frame):
+        return {
+            "Fig. B.1: three highest-Wasserstein images": ", ".join(map(str, highest_wasserstein(frame).index)),
+            "Fig. 3.4 (right): rich label recovered": ", ".join(map(str, similar_rich_label(frame).index)),
+            "Fig. B.2: three most-softened images": ", ".join(map(str, softening_examples(frame).index)),
+            "Fig. 3.3: automobile/truck example": ", ".join(map(str, similar_class_example(frame).index)),
+            "mean entropy of aggregated T2 Clamp labels (nats)": f"{frame.H_10s.mean():.4f}",
+            "mean Wasserstein distance to CIFAR-10H": f"{frame.wasserstein.mean():.5f}",
+            "mean total variation to CIFAR-10H": f"{frame.tv.mean():.4f}",
+        }
+
+    thesis = picks(comparison_frame(c10s, probs, hard, rules="thesis"))
+    release = picks(comparison_frame(c10s, probs, hard, rules="release"))
+    return pd.DataFrame([{"statistic": k, "thesis rules": v, "release rules": release[k], "moved": v != release[k]}
+                         for k, v in thesis.items()])

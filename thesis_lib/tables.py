@@ -66,7 +66,9 @@ def provenance(records: list[dict]) -> dict:
     models = sorted({r["spec"]["model"] for r in records})
     seeds = sorted({r["spec"]["seed"] for r in records})
     devices = sorted({r["device"] for r in records})
+    rules = sorted({r["spec"].get("rules", "thesis") for r in records})   # records older than the field: thesis
     return {"profile": ", ".join(profiles), "images": ", ".join(images), "models": ", ".join(models),
+            "rules": ", ".join(rules),
             "seeds": ", ".join(map(str, seeds)), "devices": "; ".join(devices),
             "gpu_hours": device_hours(records)}
 
@@ -83,7 +85,8 @@ def write(table: str, frame: pd.DataFrame, records: list[dict], out_dir: str | P
     out.mkdir(parents=True, exist_ok=True)
     prov = provenance(records)
     stem = "table_" + table.replace(".", "_")
-    frame.assign(profile=prov["profile"], images=prov["images"]).to_csv(out / f"{stem}.csv", index=False)
+    frame.assign(profile=prov["profile"], images=prov["images"], rules=prov["rules"]).to_csv(out / f"{stem}.csv",
+                                                                                           index=False)
     (out / f"{stem}.md").write_text(markdown(table, frame, prov, title))
     return out / f"{stem}.csv"
 
@@ -92,7 +95,8 @@ def markdown(table: str, frame: pd.DataFrame, prov: dict, title: str = "") -> st
     cap = title or (reference.caption(table) if table in reference.TABLES else "")
     lines = [f"### Table {table}. {cap}", "",
              f"Profile: **{prov['profile']}** · images: **{prov['images']}** · models: {prov['models']} · "
-             f"seeds: {prov['seeds']} · compute: {prov['gpu_hours']:.2f} device-hours on {prov['devices']}", "",
+             f"seeds: {prov['seeds']} · label rules: {prov['rules']} · "
+             f"compute: {prov['gpu_hours']:.2f} device-hours on {prov['devices']}", "",
              "Each cell: ours (mean ± 95 % CI over runs) / thesis. ✓ = thesis value inside our interval.", ""]
     if frame.empty:
         return "\n".join(lines + ["(no runs)"]) + "\n"

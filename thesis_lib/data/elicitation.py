@@ -28,6 +28,12 @@ counted by kind:
 Two cases are only noted, since no value is changed: ``second_exceeds_first`` (the second choice got more
 probability than the first) and ``leftover_without_possible_class`` (less than 100 was given but every other
 class was ruled out; the label constructions then renormalise over the chosen classes).
+
+The authors' released labels treat the inconsistent rows differently (a repeated second choice overwrites the
+first probability; a chosen class ticked "definitely not" stays impossible). So that those rules can be applied
+too (``rules="release"`` in :mod:`thesis_lib.labels.varieties`), every cleaned elicitation keeps the values as
+typed, after validation but before the rules above, in :attr:`Elicitation.typed`, with the collection it came
+from (``source``: ``"cifar10s"`` or ``"hmix"``, whose releases differ).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from thesis_lib import CLASSES
 
@@ -48,6 +54,9 @@ FIXES = ("second_duplicates_first", "second_without_probability", "probability_w
 NOTES = ("second_exceeds_first", "leftover_without_possible_class")
 
 
+SOURCES = ("cifar10s", "hmix")
+
+
 class MalformedElicitation(ValueError):
     """A broken elicitation row; ``kind`` is one of :data:`REJECTIONS`."""
 
@@ -57,8 +66,26 @@ class MalformedElicitation(ValueError):
 
 
 @dataclass(frozen=True)
+class Typed:
+    """An elicitation as typed (validated, no consistency rule applied): 0-100 probabilities, class indices.
+
+    ``top2`` is None for "No" second class; ``p2`` is None when no second probability was given (or the second
+    class was "No"). ``impossible`` may overlap the chosen classes and ``top2`` may repeat ``top1``."""
+
+    top1: int
+    p1: float
+    top2: int | None
+    p2: float | None
+    impossible: frozenset[int]
+    source: str = "cifar10s"
+
+
+@dataclass(frozen=True)
 class Elicitation:
-    """A cleaned elicitation. Probabilities are on the interface's 0-100 scale; classes are indices."""
+    """A cleaned elicitation. Probabilities are on the interface's 0-100 scale; classes are indices.
+
+    ``typed`` holds the values before the consistency rules (None for elicitations made in code, e.g. by the
+    simulator, which are consistent by construction)."""
 
     top1: int
     p1: float
@@ -66,6 +93,7 @@ class Elicitation:
     p2: float = 0.0
     impossible: frozenset[int] = frozenset()
     notes: tuple[str, ...] = field(default=(), compare=False)
+    typed: Typed | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         if self.top2 is None and self.p2:
@@ -106,8 +134,12 @@ def _probability(value, *, required: bool, what: str) -> float | None:
     return p
 
 
-def clean(top1, p1, top2, p2, impossible) -> Elicitation:
-    """Validate raw fields (names, 0-100 values as typed) and apply the documented rules."""
+def clean(top1, p1, top2, p2, impossible, source: str = "cifar10s") -> Elicitation:
+    """Validate raw fields (names, 0-100 values as typed) and apply the documented rules.
+
+    ``source`` names the collection (``"cifar10s"`` or ``"hmix"``); it is kept in :attr:`Elicitation.typed`."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown elicitation source {source!r}; expected one of {', '.join(SOURCES)}")
     if top1 is None or (isinstance(top1, str) and not top1.strip()):
         raise MalformedElicitation("missing_top1", "no most probable class")
     c1 = class_index(top1)
@@ -116,6 +148,7 @@ def clean(top1, p1, top2, p2, impossible) -> Elicitation:
     c2 = None if no_second else class_index(top2)
     q2 = _probability(p2, required=False, what="second")
     ruled_out = {class_index(c) for c in impossible}
+    typed = Typed(c1, q1, c2, q2 if c2 is not None else None, frozenset(ruled_out), source)
 
     notes: list[str] = []
     if c2 is None and q2 is not None:
@@ -139,23 +172,23 @@ def clean(top1, p1, top2, p2, impossible) -> Elicitation:
         q1, q2 = q1 * scale, q2 * scale
     if q2 > q1:
         notes.append("second_exceeds_first")
-    el = Elicitation(c1, q1, c2, q2 if c2 is not None else 0.0, frozenset(ruled_out), tuple(notes))
+    el = Elicitation(c1, q1, c2, q2 if c2 is not None else 0.0, frozenset(ruled_out), tuple(notes), typed)
     if q1 + q2 < 100.0 and not el.possible_others:
-        el = Elicitation(el.top1, el.p1, el.top2, el.p2, el.impossible, el.notes + ("leftover_without_possible_class",))
+        el = replace(el, notes=el.notes + ("leftover_without_possible_class",))
     return el
 
 
-def from_record(record: dict) -> Elicitation:
+def from_record(record: dict, source: str = "cifar10s") -> Elicitation:
     """Parse one published JSON record (keys "Most Probable Class", ..., "Impossible Class(es)")."""
     try:
         return clean(record.get("Most Probable Class"), record.get("Most Probable Class Prob"),
                      record.get("Second Most Probable Class"), record.get("Second Most Probable Class Prob"),
-                     record.get("Impossible Class(es)") or [])
+                     record.get("Impossible Class(es)") or [], source)
     except AttributeError:
         raise MalformedElicitation("missing_top1", f"record is not a mapping: {record!r}") from None
 
 
-def from_response(response: str) -> Elicitation:
+def from_response(response: str, source: str = "cifar10s") -> Elicitation:
     """Parse one raw jsPsych response string of the elicitation form (``classSelect``, ``prob``, ...)."""
     try:
         fields = json.loads(response)
@@ -167,7 +200,7 @@ def from_response(response: str) -> Elicitation:
     top2 = second[len("secondProb"):] if second.startswith("secondProb") else None
     impossible = [k[len("improbClassSelect"):] for k, v in fields.items()
                   if k.startswith("improbClassSelect") and str(v) not in ("0", "", "false")]
-    return clean(top1, fields.get("prob"), top2, fields.get("prob2"), impossible)
+    return clean(top1, fields.get("prob"), top2, fields.get("prob2"), impossible, source)
 
 
 @dataclass

@@ -125,7 +125,8 @@ def load_hmix_soft_label_elicitations() -> HMixSoftLabels:
         stimuli = {n: parse_stimulus(n) for n in trials.filename.unique()}
     except ValueError as err:
         raise DataError(f"{path}: {err}") from err
-    elicitations, report = parse_all(zip(trials.filename, trials.response), from_response)
+    elicitations, report = parse_all(zip(trials.filename, trials.response),
+                                     lambda response: from_response(response, source="hmix"))
     table = pd.DataFrame({"subject": trials.subject.astype(str), "stimulus": trials.filename,
                           "rt_s": trials.rt.astype(float) / 1000.0, "task": trials.task}).reset_index(drop=True)
     return HMixSoftLabels(dict(sorted(elicitations.items())), stimuli, report, table)

@@ -31,7 +31,7 @@ def test_identical_config_identical_key_and_every_field_changes_it():
                "momentum": 0.8, "weight_decay": 5e-4, "lr_decay": 0.2, "grad_clip": None, "augment": False,
                "gamma": 0.2, "annotators": 2, "deaggregate": True, "beta": 0.05, "n_soft": 250,
                "images": "official", "train_subset": None, "eval_subset": None, "validation": True, "fgsm_eps": 8 / 255,
-               "extra": (("alpha", 0.2),), "cache_version": 0}
+               "extra": (("alpha", 0.2),), "rules": "release", "cache_version": 0}
     assert set(changed) == {f.name for f in fields(RunSpec)}, "every RunSpec field must be covered here"
     keys = {a.key}
     for name, value in changed.items():

@@ -225,8 +225,9 @@ def run_allocation(out: Path | None, minutes: float, device: str | None = None, 
               f"{alloc.left():.0f} s left", flush=True)
         t0 = time.perf_counter()
         try:  # training must leave time for the stack's evaluation
+            evaluation = MARGIN * len(stack) * eval_s.get(head.chapter, EVAL_GUESS_S[head.chapter])
             records = run_group(stack, device, runs_root=runs_root, on_saved=alloc.saved,
-                                deadline=alloc.deadline - MARGIN * len(stack) * eval_s.get(head.chapter, EVAL_GUESS_S[head.chapter]))
+                                deadline=time.monotonic() + alloc.left() - evaluation)  # the engine's clock
         except multirun.DeadlineExceeded as err:
             print(f"abandoned: {err}", flush=True)
             break

@@ -65,7 +65,9 @@ def test_cache_write_is_atomic(tmp_path, monkeypatch):
         cache.save(spec, {"key": spec.key}, tmp_path)
     assert list((tmp_path / "smoke").iterdir()) == []
     monkeypatch.undo()
-    path = cache.save(spec, {"key": spec.key, "x": 1}, tmp_path)
+    metrics = {name: {"ce": 1.0, "accuracy": 0.5, "calibration": 0.1, "fgsm_loss": 2.0}
+               for name in cache.expected_eval_sets(spec)}
+    path = cache.save(spec, {"key": spec.key, "spec": spec.as_dict(), "metrics": metrics, "x": 1}, tmp_path)
     assert cache.load(spec, tmp_path)["x"] == 1 and path.name == f"{spec.key}.json"
 
 

@@ -10,6 +10,7 @@ uncached specs to a Ray cluster (backend "ray", ``THESIS_BACKEND=ray``; see :mod
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -126,13 +127,48 @@ def run_spec(spec: RunSpec, device: str | None = None, progress: bool = False, f
         hit = cache.load(spec, runs_root)
         if hit is not None:
             return hit
-    record = execute(spec, device, progress)
-    cache.save(spec, record, runs_root)
+    with cache.claim(spec, runs_root, notify=_waiting_for(spec)):  # another process training it: wait for it
+        if not force:
+            hit = cache.load(spec, runs_root)
+            if hit is not None:
+                return hit
+        with run_threads(device):
+            record = execute(spec, device, progress)
+        cache.save(spec, record, runs_root)
     return record
 
 
+def _waiting_for(spec: RunSpec):
+    def notify(info: dict) -> None:
+        print(f"waiting for {spec.label()}: process {info.get('pid')} on {info.get('host')} is training it "
+              f"(claim since {info.get('since')})", file=sys.stderr, flush=True)
+
+    return notify
+
+
+#: PyTorch threads of every CPU run, whatever ``--jobs`` is: a CPU run's numbers depend on its thread count (the
+#: order of floating-point reductions), which is not in the cache key, so it is fixed; the record's ``device``
+#: says it ("cpu (..., 1 threads)"). ``--jobs N`` then runs N one-thread runs at once.
+CPU_THREADS = 1
+
+
+@contextlib.contextmanager
+def run_threads(device: str | None = None):
+    """Run the body with :data:`CPU_THREADS` PyTorch threads when ``device`` resolves to the CPU (restored after);
+    on a GPU the thread count is left as it is."""
+    if resolve_device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(CPU_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _worker_init(threads: int, share: float) -> None:
-    torch.set_num_threads(threads)
+    torch.set_num_threads(threads)  # GPU runs' host threads; a CPU run uses CPU_THREADS (see run_threads)
     os.environ["THESIS_DEVICE_SHARE"] = repr(share)
 
 
@@ -164,6 +200,8 @@ def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     todo = [s for s in specs if cache.load(s, runs_root) is None]
+    for profile in sorted({s.profile for s in todo}):  # a read-only or full cache fails now, not after training
+        cache.check_writable(profile, runs_root)
     desc = f"runs ({len(todo)} to train, {len(specs) - len(todo)} cached, {jobs} at a time)"
     if jobs > 1 and len(todo) > 1:
         import multiprocessing as mp
@@ -220,8 +258,10 @@ def main(argv=None) -> int:
         over = {k: v for k, v in dict(annotators=a.annotators, deaggregate=a.deaggregate, gamma=a.gamma,
                                       beta=a.beta, n_soft=a.n_soft, epochs=a.epochs).items() if v is not None}
         spec = make_spec(a.chapter, a.label_method, a.model, a.seed, a.profile, **over)
+        if a.force or cache.load(spec) is None:
+            cache.check_writable(spec.profile)  # before training, not when saving after it
         record = run_spec(spec, a.device, progress=True, force=a.force)
-    except (ValueError, NotImplementedError, data.DataError) as err:
+    except (ValueError, NotImplementedError, data.DataError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps({"key": record["key"], "label": record["label"], "metrics": record["metrics"],

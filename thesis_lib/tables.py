@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from thesis_lib import reference
+from thesis_lib import atomic, reference
 from thesis_lib.runspec import RunSpec
 from thesis_lib.summary import format_ci, mean_ci
 
@@ -83,8 +83,9 @@ def write(table: str, frame: pd.DataFrame, records: list[dict], out_dir: str | P
     out.mkdir(parents=True, exist_ok=True)
     prov = provenance(records)
     stem = "table_" + table.replace(".", "_")
-    frame.assign(profile=prov["profile"], images=prov["images"]).to_csv(out / f"{stem}.csv", index=False)
-    (out / f"{stem}.md").write_text(markdown(table, frame, prov, title))
+    with atomic.atomic_path(out / f"{stem}.csv") as tmp:
+        frame.assign(profile=prov["profile"], images=prov["images"]).to_csv(tmp, index=False)
+    atomic.write_text(out / f"{stem}.md", markdown(table, frame, prov, title))
     return out / f"{stem}.csv"
 
 

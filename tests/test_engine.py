@@ -80,7 +80,13 @@ def test_killed_run_leaves_no_cache_file(tmp_path):
     assert proc.poll() is None, "the run should still be training"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not any(p.is_file() for p in tmp_path.rglob("*")), list(tmp_path.rglob("*"))
+    left = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert all(p.suffix == ".claim" for p in left), left  # no record, whole or partial, no temporary file
+    for claim in left:  # only its claim on the run remains, and the kernel released it with the process
+        import fcntl
+
+        with open(claim) as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def test_same_seed_identical_metrics_and_cache_hit(tmp_path, monkeypatch):

@@ -177,15 +177,22 @@ def set_aside(path: Path, reason: str) -> Path | None:
 def load(spec: RunSpec, root: str | Path | None = None) -> dict | None:
     """The validated cached record of ``spec``, or None when absent or rejected (then set aside, see above)."""
     path = path_for(spec, root)
-    if not path.is_file():
-        return None
-    try:
-        return read_record(path)
-    except FileNotFoundError:  # replaced or set aside between the check and the read
-        return None
-    except RecordError as err:
-        set_aside(path, str(err))
-        return None
+    for _ in range(3):
+        try:
+            before = path.stat()
+            return read_record(path)
+        except FileNotFoundError:  # absent, or set aside by another process between the check and the read
+            return None
+        except RecordError as err:
+            try:
+                now = path.stat()
+            except FileNotFoundError:
+                return None
+            if (now.st_ino, now.st_mtime_ns, now.st_size) != (before.st_ino, before.st_mtime_ns, before.st_size):
+                continue  # another process replaced it meanwhile (e.g. with a retrained record): read that one
+            set_aside(path, str(err))
+            return None
+    return None
 
 
 def save(spec: RunSpec, record: dict, root: str | Path | None = None) -> Path:
@@ -204,7 +211,6 @@ def save(spec: RunSpec, record: dict, root: str | Path | None = None) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
-
 
 
 def claim_path(spec: RunSpec, root: str | Path | None = None) -> Path:

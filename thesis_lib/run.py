@@ -179,8 +179,8 @@ def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=
              backend: str | None = None, deadline_s: float | None = None) -> list[dict]:
     """Run every spec (cached ones are only loaded), each saved as soon as it finishes.
 
-    ``jobs > 1`` trains that many runs at once in worker processes (on one GPU they share it; on a CPU each gets
-    ``cores // jobs`` threads, since oversubscribed threads make every run crawl).
+    ``jobs > 1`` trains that many runs at once in worker processes (on one GPU they share it; on a CPU every run
+    uses :data:`CPU_THREADS` threads whatever ``jobs`` is, so its numbers do not depend on ``jobs``).
     ``backend``: "local" (this machine) or "ray" (a Ray cluster, :func:`thesis_lib.ray_backend.run_grid_ray`, where
     Ray's resources, not ``jobs``, decide how many runs go at once); default ``THESIS_BACKEND``, else "local".
     ``deadline_s`` (local backend): start no run after this many seconds (runs under way finish and are saved), for

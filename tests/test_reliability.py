@@ -225,6 +225,15 @@ def test_grid_checks_the_cache_is_writable_before_training(tmp_path, monkeypatch
         run.run_grid([_spec()], progress=False, runs_root=_unwritable(tmp_path))
 
 
+def test_grid_command_checks_the_cache_is_writable_before_training(tmp_path, monkeypatch, capsys):
+    from thesis_lib import grid
+
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(_unwritable(tmp_path)))
+    _no_training(monkeypatch)
+    assert grid.main(["--chapter", "4", "--tables", "4.2", "--profile", "smoke", "--device", "cpu"]) == 2
+    assert "not writable" in capsys.readouterr().err
+
+
 def test_a_full_disk_is_found_before_training(tmp_path, monkeypatch):
     import errno
 
@@ -260,6 +269,9 @@ def test_tables_and_figures_are_written_atomically(tmp_path, monkeypatch):
         tables.write("3.1", frame, records, tmp_path)
     assert csv.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["table_3_1.csv",
                                                                                           "table_3_1.md"]
+    with pytest.raises(OSError):  # the notebooks' own CSVs
+        tables.write_csv(frame, csv)
+    assert csv.read_bytes() == before and len(list(tmp_path.iterdir())) == 2
     fig = plt.figure()
     png = plots.save(fig, "f", tmp_path / "figs")
     before = png.read_bytes()

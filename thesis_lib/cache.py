@@ -181,7 +181,7 @@ def load(spec: RunSpec, root: str | Path | None = None) -> dict | None:
         try:
             before = path.stat()
             return read_record(path)
-        except FileNotFoundError:  # absent, or set aside by another process between the check and the read
+        except (FileNotFoundError, NotADirectoryError):  # absent, or set aside by another process meanwhile
             return None
         except RecordError as err:
             try:

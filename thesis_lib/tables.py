@@ -77,6 +77,14 @@ def device_hours(records: list[dict]) -> float:
     return sum(r["wall_time_s"] * r.get("device_share", 1.0) for r in records) / 3600
 
 
+def write_csv(frame: pd.DataFrame, path: str | Path, **kw) -> Path:
+    """``frame.to_csv(path)`` written atomically (a temporary file renamed), ``index=False`` unless given."""
+    kw.setdefault("index", False)
+    with atomic.atomic_path(path) as tmp:
+        frame.to_csv(tmp, **kw)
+    return Path(path)
+
+
 def write(table: str, frame: pd.DataFrame, records: list[dict], out_dir: str | Path, title: str = "") -> Path:
     """``table_<id>.csv`` (tidy, with profile and provenance columns) and ``table_<id>.md`` (wide, readable)."""
     out = Path(out_dir)

@@ -151,6 +151,8 @@ def make_spec(chapter: int, label_method: str, model: str | None = None, seed: i
         raise ValueError(f"unknown RunSpec field(s) {sorted(unknown)}")
     if "extra" in overrides and isinstance(overrides["extra"], dict):
         overrides["extra"] = tuple(sorted(overrides["extra"].items()))
+    elif "extra" in overrides and isinstance(overrides["extra"], list):
+        overrides["extra"] = tuple(tuple(p) if isinstance(p, list) else p for p in overrides["extra"])
     if "milestones" in overrides:
         overrides["milestones"] = tuple(overrides["milestones"])
     return replace(spec, **overrides)

@@ -10,16 +10,18 @@
 # default: $THESIS_BACKEND, else local. Default profile: full when a CUDA GPU is present, else quick.
 set -euo pipefail
 usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
-profile="" only=() params=() names=() jobs=1
+profile="" only=() pairs=() jobs=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    --profile) [ $# -ge 2 ] || { usage; exit 2; }; profile="$2"; shift 2 ;;
-    --only) shift; while [ $# -gt 0 ] && [[ "$1" != -* ]]; do only+=("$1"); shift; done ;;
+    --profile) [ -n "${2:-}" ] || { echo "error: --profile needs full, quick or smoke" >&2; exit 2; }
+               profile="$2"; shift 2 ;;
+    --only) shift; n=0; while [ $# -gt 0 ] && [[ "$1" != -* ]]; do only+=("$1"); shift; n=$((n + 1)); done
+            [ $n -gt 0 ] || { echo "error: --only needs at least one notebook number (e.g. --only 03 04)" >&2; exit 2; } ;;
     --jobs) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "error: --jobs needs a positive integer" >&2; exit 2; }
             jobs="$2"; shift 2 ;;
     --backend) [[ "${2:-}" =~ ^(local|ray)$ ]] || { echo "error: --backend needs local or ray" >&2; exit 2; }
                export THESIS_BACKEND="$2"; shift 2 ;;
-    -p) [ $# -ge 3 ] || { echo "error: -p needs NAME VALUE" >&2; exit 2; }; params+=(-p "$2" "$3"); names+=("$2"); shift 3 ;;
+    -p) [ $# -ge 3 ] || { echo "error: -p needs NAME VALUE" >&2; exit 2; }; pairs+=("$2" "$3"); shift 3 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "error: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -43,8 +45,14 @@ for nb in notebooks/[0-9]*.ipynb; do
   fi
   selected+=("$nb")
 done
+for o in "${only[@]}"; do  # every --only value must name a notebook: a typo is never silently dropped
+  hit=0; for nb in notebooks/[0-9]*.ipynb; do [[ "$(basename "$nb" .ipynb)" == "$o"* ]] && hit=1; done
+  [ $hit = 1 ] || { echo "error: no notebook matched --only $o (notebooks: $(cd notebooks && ls [0-9]*.ipynb | tr '\n' ' '))" >&2; exit 2; }
+done
 [ ${#selected[@]} -gt 0 ] || { echo "error: no notebook matched --only ${only[*]}" >&2; exit 2; }
-python -m thesis_lib.preflight "$profile" "${selected[@]}" -- "${names[@]}" || exit 2
+params_file="$(mktemp "${TMPDIR:-/tmp}/run_all_params.XXXXXX")"
+trap 'rm -f "$params_file"' EXIT
+python -m thesis_lib.preflight "$profile" "${selected[@]}" --params-out "$params_file" -- "${pairs[@]}" || exit 2
 
 RESULTS="${THESIS_RESULTS_DIR:-results}"
 mkdir -p "$RESULTS/notebooks"
@@ -52,7 +60,15 @@ ran=0
 for nb in "${selected[@]}"; do
   name="$(basename "$nb" .ipynb)"
   echo ">>> $name (profile=$profile)"
-  papermill "$nb" "$RESULTS/notebooks/$name.ipynb" --cwd notebooks -p profile "$profile" -p jobs "$jobs" "${params[@]}"
+  # executed into a temporary file, renamed when it finishes: a killed or failed run never leaves a partial
+  # notebook under the final name (a failed one is kept as <name>.failed.ipynb to read the error)
+  out="$RESULTS/notebooks/$name.ipynb" tmp="$RESULTS/notebooks/.$name.$$.tmp.ipynb"
+  if papermill "$nb" "$tmp" --cwd notebooks -f "$params_file" -p profile "$profile" -p jobs "$jobs"; then
+    mv -f "$tmp" "$out"; rm -f "$RESULTS/notebooks/$name.failed.ipynb"
+  else
+    rc=$?; [ -f "$tmp" ] && mv -f "$tmp" "$RESULTS/notebooks/$name.failed.ipynb"
+    echo "error: notebook $name failed; executed cells are in $RESULTS/notebooks/$name.failed.ipynb" >&2; exit $rc
+  fi
   ran=$((ran + 1))
 done
 python -m thesis_lib.report

@@ -65,7 +65,9 @@ def test_cache_write_is_atomic(tmp_path, monkeypatch):
         cache.save(spec, {"key": spec.key}, tmp_path)
     assert list((tmp_path / "smoke").iterdir()) == []
     monkeypatch.undo()
-    path = cache.save(spec, {"key": spec.key, "x": 1}, tmp_path)
+    metrics = {name: {"ce": 1.0, "accuracy": 0.5, "calibration": 0.1, "fgsm_loss": 2.0}
+               for name in cache.expected_eval_sets(spec)}
+    path = cache.save(spec, {"key": spec.key, "spec": spec.as_dict(), "metrics": metrics, "x": 1}, tmp_path)
     assert cache.load(spec, tmp_path)["x"] == 1 and path.name == f"{spec.key}.json"
 
 
@@ -78,7 +80,13 @@ def test_killed_run_leaves_no_cache_file(tmp_path):
     assert proc.poll() is None, "the run should still be training"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not any(p.is_file() for p in tmp_path.rglob("*")), list(tmp_path.rglob("*"))
+    left = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert all(p.suffix == ".claim" for p in left), left  # no record, whole or partial, no temporary file
+    for claim in left:  # only its claim on the run remains, and the kernel released it with the process
+        import fcntl
+
+        with open(claim) as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def test_same_seed_identical_metrics_and_cache_hit(tmp_path, monkeypatch):

@@ -81,7 +81,7 @@ def main(argv=None) -> int:
             run_grid(specs, device=a.device, jobs=a.jobs, backend=a.backend, engine=a.engine,
                      group_size=a.group_size, deadline_s=None if a.deadline_min is None else 60 * a.deadline_min)
             print(f"wall time {time.perf_counter() - t0:.0f} s")
-    except (ValueError, DataError) as err:
+    except (ValueError, DataError, OSError) as err:  # OSError: an output folder that cannot be written
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"chapter {a.chapter}, profile {a.profile}: {len(specs)} distinct runs")

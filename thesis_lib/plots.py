@@ -9,6 +9,7 @@ import numpy as np
 import seaborn as sns
 
 from thesis_lib import CLASSES
+from thesis_lib.atomic import atomic_path
 from thesis_lib.labels import soft_label
 
 OURS, THEIRS = "#1f77b4", "#d62728"   # CIFAR-10S blue, CIFAR-10H red, as in the thesis's figures
@@ -24,7 +25,8 @@ def save(fig, name: str, out_dir: str | Path = "figures", stamp: str | None = No
         y = (box.y0 - 0.05) / fig.get_figheight()
         fig.text(0.99, y, stamp, ha="right", va="top", fontsize=6, color="0.4")
     path = out / f"{name}.png"
-    fig.savefig(path, dpi=150, bbox_inches="tight")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
     return path
 
 

@@ -44,15 +44,17 @@ def worker_env() -> dict:
 
 
 def _execute_task(spec: RunSpec, device: str | None, threads: int, share: float) -> dict:
-    """Body of one Ray task: train and evaluate ``spec`` with ``threads`` CPU threads (no cache: the driver saves);
+    """Body of one Ray task: train and evaluate ``spec`` with ``threads`` CPU threads on a GPU, and
+    :data:`thesis_lib.run.CPU_THREADS` on a CPU so its numbers match a local run's (no cache: the driver saves);
     ``share`` is the task's GPU fraction, recorded so device-hours count shared GPUs once."""
     import torch
 
-    from thesis_lib.run import execute
+    from thesis_lib.run import execute, run_threads
 
     torch.set_num_threads(threads)
     os.environ["THESIS_DEVICE_SHARE"] = repr(share)
-    return execute(spec, device, progress=False)
+    with run_threads(device):
+        return execute(spec, device, progress=False)
 
 
 def run_grid_ray(specs, device: str | None = None, progress: bool = True, runs_root=None, address: str | None = None,
@@ -68,6 +70,8 @@ def run_grid_ray(specs, device: str | None = None, progress: bool = True, runs_r
     if cpus_per_run < 1:
         raise ValueError(f"cpus_per_run must be >= 1, got {cpus_per_run}")
     todo = list({s.key: s for s in specs if cache.load(s, runs_root) is None}.values())  # each key trains once
+    for profile in sorted({s.profile for s in todo}):  # a read-only or full cache fails now, not after training
+        cache.check_writable(profile, runs_root)
     if todo:
         _train_on_ray(todo, len(specs), device, progress, runs_root, address, gpus_per_run, cpus_per_run)
     out = []

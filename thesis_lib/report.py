@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from thesis_lib import claims, reference
+from thesis_lib import atomic, claims, reference
 from thesis_lib.profiles import default_figures_dir, default_results_dir
 from thesis_lib.summary import format_ci
 
@@ -141,11 +141,11 @@ def write(results_dir=None, figures_dir=None) -> tuple[Path, Path]:
     figures = Path(figures_dir) if figures_dir else default_figures_dir()
     md = markdown(results, figures, results)
     md_path, html_path = results / "REPORT.md", results / "REPORT.html"
-    md_path.write_text(md)
+    atomic.write_text(md_path, md)
     import mistune
 
     body = mistune.html(md) if hasattr(mistune, "html") else mistune.markdown(md)
-    html_path.write_text("<!doctype html><html><head><meta charset='utf-8'><title>Collins (2022) report</title>"
+    atomic.write_text(html_path, "<!doctype html><html><head><meta charset='utf-8'><title>Collins (2022) report</title>"
                          "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:"
                          "collapse}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}</style></head><body>"
                          + body + "</body></html>")

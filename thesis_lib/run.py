@@ -10,6 +10,7 @@ uncached specs to a Ray cluster (backend "ray", ``THESIS_BACKEND=ray``; see :mod
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -186,9 +187,44 @@ def run_spec(spec: RunSpec, device: str | None = None, progress: bool = False, f
         hit = cache.load(spec, runs_root)
         if hit is not None:
             return hit
-    record = execute(spec, device, progress)
-    cache.save(spec, record, runs_root)
+    with cache.claim(spec, runs_root, notify=_waiting_for(spec)):  # another process training it: wait for it
+        if not force:
+            hit = cache.load(spec, runs_root)
+            if hit is not None:
+                return hit
+        with run_threads(device):
+            record = execute(spec, device, progress)
+        cache.save(spec, record, runs_root)
     return record
+
+
+def _waiting_for(spec: RunSpec):
+    def notify(info: dict) -> None:
+        print(f"waiting for {spec.label()}: process {info.get('pid')} on {info.get('host')} is training it "
+              f"(claim since {info.get('since')})", file=sys.stderr, flush=True)
+
+    return notify
+
+
+#: PyTorch threads of every CPU run, whatever ``--jobs`` is: a CPU run's numbers depend on its thread count (the
+#: order of floating-point reductions), which is not in the cache key, so it is fixed; the record's ``device``
+#: says it ("cpu (..., 1 threads)"). ``--jobs N`` then runs N one-thread runs at once.
+CPU_THREADS = 1
+
+
+@contextlib.contextmanager
+def run_threads(device: str | None = None):
+    """Run the body with :data:`CPU_THREADS` PyTorch threads when ``device`` resolves to the CPU (restored after);
+    on a GPU the thread count is left as it is."""
+    if resolve_device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(CPU_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def run_group(specs, device: str | None = None, progress: bool = False, runs_root=None, on_saved=None,
@@ -197,12 +233,17 @@ def run_group(specs, device: str | None = None, progress: bool = False, runs_roo
     them in order. Specs that cannot stack (other architecture or schedule, another number of training images) are
     trained as separate stacks. ``on_saved(spec, path)`` is called after each record is saved; ``deadline``
     (``time.monotonic()``) abandons a stack that would pass it (:class:`thesis_lib.multirun.DeadlineExceeded`)."""
-    from thesis_lib import multirun
-
     specs = list(specs)
     compile_mode = check_compile(os.environ.get("THESIS_COMPILE"))
     if compile_mode != "off":
         raise ValueError("THESIS_COMPILE applies to the single-run engine; the multi-run engine runs eagerly")
+    with run_threads(device):  # CPU runs at the fixed thread count, as single runs (determinism)
+        return _run_group(specs, device, progress, runs_root, on_saved, deadline)
+
+
+def _run_group(specs, device, progress, runs_root, on_saved, deadline) -> list[dict]:
+    from thesis_lib import multirun
+
     prepared = [prepare(s, device) for s in specs]
     by_n: dict = {}
     for p in prepared:  # stacks need equal numbers of training images (e.g. Fig. 3.6's N' runs differ)
@@ -228,7 +269,7 @@ def run_group(specs, device: str | None = None, progress: bool = False, runs_roo
 
 
 def _worker_init(threads: int, share: float) -> None:
-    torch.set_num_threads(threads)
+    torch.set_num_threads(threads)  # GPU runs' host threads; a CPU run uses CPU_THREADS (see run_threads)
     os.environ["THESIS_DEVICE_SHARE"] = repr(share)
 
 
@@ -241,8 +282,8 @@ def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=
              group_size: int | None = None) -> list[dict]:
     """Run every spec (cached ones are only loaded), each saved as soon as it finishes.
 
-    ``jobs > 1`` trains that many runs at once in worker processes (on one GPU they share it; on a CPU each gets
-    ``cores // jobs`` threads, since oversubscribed threads make every run crawl).
+    ``jobs > 1`` trains that many runs at once in worker processes (on one GPU they share it; on a CPU every run
+    uses :data:`CPU_THREADS` threads whatever ``jobs`` is, so its numbers do not depend on ``jobs``).
     ``backend``: "local" (this machine) or "ray" (a Ray cluster, :func:`thesis_lib.ray_backend.run_grid_ray`, where
     Ray's resources, not ``jobs``, decide how many runs go at once); default ``THESIS_BACKEND``, else "local".
     ``deadline_s`` (local backend): start no run after this many seconds (runs under way finish and are saved), for
@@ -272,6 +313,8 @@ def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     todo = [s for s in specs if cache.load(s, runs_root) is None]
+    for profile in sorted({s.profile for s in todo}):  # a read-only or full cache fails now, not after training
+        cache.check_writable(profile, runs_root)
     desc = f"runs ({len(todo)} to train, {len(specs) - len(todo)} cached, {jobs} at a time)"
     if jobs > 1 and len(todo) > 1:
         import multiprocessing as mp
@@ -309,6 +352,8 @@ def _run_grid_multi(specs, device, progress, runs_root, deadline_s, group_size) 
 
     start = time.monotonic()
     todo = list({s.key: s for s in specs if cache.load(s, runs_root) is None}.values())
+    for profile in sorted({s.profile for s in todo}):  # a read-only or full cache fails now, not after training
+        cache.check_writable(profile, runs_root)
     stacks = multirun.groups(todo, group_size)
     with tqdm(total=len(todo), desc=f"runs ({len(todo)} to train in {len(stacks)} stacks, "
                                     f"{len(specs) - len(todo)} cached)", disable=not progress) as bar:
@@ -345,8 +390,10 @@ def main(argv=None) -> int:
         over = {k: v for k, v in dict(annotators=a.annotators, deaggregate=a.deaggregate, gamma=a.gamma,
                                       beta=a.beta, n_soft=a.n_soft, epochs=a.epochs).items() if v is not None}
         spec = make_spec(a.chapter, a.label_method, a.model, a.seed, a.profile, **over)
+        if a.force or cache.load(spec) is None:
+            cache.check_writable(spec.profile)  # before training, not when saving after it
         record = run_spec(spec, a.device, progress=True, force=a.force)
-    except (ValueError, NotImplementedError, data.DataError) as err:
+    except (ValueError, NotImplementedError, data.DataError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps({"key": record["key"], "label": record["label"], "metrics": record["metrics"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 from thesis_lib import profiles
@@ -51,6 +52,9 @@ class RunSpec:
     extra: tuple = field(default=())
     cache_version: int = CACHE_VERSION
 
+    def __post_init__(self):
+        check_spec(self)
+
     def as_dict(self) -> dict:
         d = asdict(self)
         d["milestones"] = list(self.milestones)
@@ -73,6 +77,55 @@ class RunSpec:
         if self.n_soft:
             bits.append(f"N'={self.n_soft}")
         return f"ch{self.chapter} {' '.join(bits)} {self.model} seed={self.seed} [{self.profile}]"
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_spec(spec: "RunSpec") -> None:
+    """Refuse, with a ``ValueError`` naming the field, any value that would train something other than asked
+    (``annotators=0`` silently meaning all annotators, ``epochs=0`` an untrained model, a NaN learning rate...)."""
+    def bad(name, want):
+        raise ValueError(f"RunSpec {name}={getattr(spec, name)!r} is invalid: {want}")
+
+    if spec.chapter not in CHAPTER_PROTOCOL:
+        bad("chapter", f"expected one of {sorted(CHAPTER_PROTOCOL)}")
+    if spec.profile not in profiles.PROFILES:
+        bad("profile", f"expected one of {', '.join(profiles.PROFILES)}")
+    for name in ("label_method", "model", "protocol", "images"):
+        if not isinstance(getattr(spec, name), str) or not getattr(spec, name):
+            bad(name, "expected a non-empty name")
+    if not _is_int(spec.seed) or spec.seed < 0:
+        bad("seed", "expected an integer >= 0")
+    for name in ("epochs", "batch_size"):
+        if not _is_int(getattr(spec, name)) or getattr(spec, name) < 1:
+            bad(name, "expected an integer >= 1 (0 would cache an untrained model's metrics)" if name == "epochs"
+                else "expected an integer >= 1")
+    for name in ("annotators", "n_soft", "train_subset", "eval_subset"):
+        v = getattr(spec, name)
+        if v is not None and (not _is_int(v) or v < 1):
+            bad(name, "expected an integer >= 1, or None for all" +
+                (" (0 does not mean all annotators: leave it unset)" if name == "annotators" else ""))
+    if not isinstance(spec.milestones, tuple) or not all(_is_int(m) and m >= 0 for m in spec.milestones):
+        bad("milestones", "expected a tuple of integers >= 0")
+    if not _is_real(spec.lr) or spec.lr <= 0:
+        bad("lr", "expected a finite number > 0")
+    for name, lo, hi in (("momentum", 0, 1), ("gamma", 0, 1), ("beta", 0, 1), ("lr_decay", 0, 1)):
+        v = getattr(spec, name)
+        if not _is_real(v) or not lo <= v <= hi:
+            bad(name, f"expected a number in [{lo}, {hi}]")
+    for name in ("weight_decay", "fgsm_eps"):
+        if not _is_real(getattr(spec, name)) or getattr(spec, name) < 0:
+            bad(name, "expected a finite number >= 0")
+    if spec.grad_clip is not None and (not _is_real(spec.grad_clip) or spec.grad_clip <= 0):
+        bad("grad_clip", "expected a finite number > 0, or None")
+    if not isinstance(spec.extra, tuple):
+        bad("extra", "expected a tuple of (name, value) pairs")
 
 
 def make_spec(chapter: int, label_method: str, model: str | None = None, seed: int = 0, profile: str = "smoke",
@@ -101,6 +154,8 @@ def make_spec(chapter: int, label_method: str, model: str | None = None, seed: i
         raise ValueError(f"unknown RunSpec field(s) {sorted(unknown)}")
     if "extra" in overrides and isinstance(overrides["extra"], dict):
         overrides["extra"] = tuple(sorted(overrides["extra"].items()))
+    elif "extra" in overrides and isinstance(overrides["extra"], list):
+        overrides["extra"] = tuple(tuple(p) if isinstance(p, list) else p for p in overrides["extra"])
     if "milestones" in overrides:
         overrides["milestones"] = tuple(overrides["milestones"])
     return replace(spec, **overrides)

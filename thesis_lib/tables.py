@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from thesis_lib import reference
+from thesis_lib import atomic, reference
 from thesis_lib.runspec import RunSpec
 from thesis_lib.summary import format_ci, mean_ci
 
@@ -79,15 +79,23 @@ def device_hours(records: list[dict]) -> float:
     return sum(r["wall_time_s"] * r.get("device_share", 1.0) for r in records) / 3600
 
 
+def write_csv(frame: pd.DataFrame, path: str | Path, **kw) -> Path:
+    """``frame.to_csv(path)`` written atomically (a temporary file renamed), ``index=False`` unless given."""
+    kw.setdefault("index", False)
+    with atomic.atomic_path(path) as tmp:
+        frame.to_csv(tmp, **kw)
+    return Path(path)
+
+
 def write(table: str, frame: pd.DataFrame, records: list[dict], out_dir: str | Path, title: str = "") -> Path:
     """``table_<id>.csv`` (tidy, with profile and provenance columns) and ``table_<id>.md`` (wide, readable)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     prov = provenance(records)
     stem = "table_" + table.replace(".", "_")
-    frame.assign(profile=prov["profile"], images=prov["images"], rules=prov["rules"]).to_csv(out / f"{stem}.csv",
-                                                                                           index=False)
-    (out / f"{stem}.md").write_text(markdown(table, frame, prov, title))
+    with atomic.atomic_path(out / f"{stem}.csv") as tmp:
+        frame.assign(profile=prov["profile"], images=prov["images"], rules=prov["rules"]).to_csv(tmp, index=False)
+    atomic.write_text(out / f"{stem}.md", markdown(table, frame, prov, title))
     return out / f"{stem}.csv"
 
 

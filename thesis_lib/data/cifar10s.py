@@ -67,10 +67,20 @@ def load_trials(excluded_ids=()) -> tuple[pd.DataFrame, tuple[str, ...]]:
     trials = raw[(raw.trial_type == ELICITATION_TRIAL) & ~raw.subject.isin(hits)].copy()
     if trials.img_id.isna().any() or trials.rt.isna().any():
         raise DataError(f"{path}: elicitation trials without an image id or response time. Fix: replace the file.")
+    img_id = pd.to_numeric(trials.img_id, errors="coerce")
+    rt = pd.to_numeric(trials.rt, errors="coerce")
+    for column, values, ok in (("img_id", trials.img_id, img_id.notna() & (img_id % 1 == 0) & (img_id >= 0)),
+                               ("rt", trials.rt, rt.notna() & np.isfinite(rt) & (rt >= 0))):
+        if not ok.all():
+            bad = values[~ok]
+            rows = ", ".join(f"data row {i + 1}: {v!r}" for i, v in list(bad.items())[:3])
+            want = "a test-set index (integer >= 0)" if column == "img_id" else "a response time in ms (number >= 0)"
+            raise DataError(f"{path}: {len(bad)} elicitation trial(s) whose {column} is not {want} ({rows}). "
+                            f"Fix: replace it with the published file.")
     trials = pd.DataFrame({
         "subject": trials.subject.astype(str),
-        "img_id": trials.img_id.astype(np.int64),
-        "rt_s": trials.rt.astype(float) / 1000.0,
+        "img_id": img_id.astype(np.int64),
+        "rt_s": rt.astype(float) / 1000.0,
         "task": trials.task.astype(str),
         "condition": trials.condition,
     }).reset_index(drop=True)

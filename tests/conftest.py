@@ -1,6 +1,7 @@
-"""Shared fixtures. Tests that read real data use the source the environment names (``THESIS_DATA_DIR``, set by
-``./run_tests.sh`` to the offline mirror when one sits beside the checkout); synthetic data appear only in
-unit tests of pure functions."""
+"""Shared fixtures. Tests that read real data use the source the library resolves (``THESIS_DATA_DIR``, else the
+offline mirror beside the checkout: :func:`thesis_lib.data.registry.mirror_dir`); synthetic data appear only in
+unit tests of pure functions and in the online-path test (tests/test_data_online.py), which serves the real
+small files and a synthetic CIFAR-10 archive from a local HTTP server."""
 
 import os
 import shutil
@@ -17,7 +18,7 @@ def mirror_copy(tmp_path, monkeypatch):
     THESIS_DATA_DIR. Returns a function ``replace(rel_path) -> Path`` giving a writable real copy of a file."""
     src = registry.mirror_dir()
     if src is None:
-        pytest.fail("THESIS_DATA_DIR must point at the data mirror for this test (./run_tests.sh sets it)")
+        pytest.fail("this test needs the data mirror: set THESIS_DATA_DIR to it (or put it at ../shared/data)")
     dst = tmp_path / "mirror"
     for f in src.rglob("*"):
         if f.is_file():

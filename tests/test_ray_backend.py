@@ -70,6 +70,24 @@ def test_unknown_backend_and_bad_resources_are_clear_errors(tmp_path, monkeypatc
 
 def test_workers_get_the_data_location_as_an_absolute_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
     monkeypatch.setenv("THESIS_DATA_DIR", "data")
     monkeypatch.delenv("THESIS_CACHE_DIR", raising=False)
-    assert ray_backend.worker_env() == {"THESIS_DATA_DIR": os.path.join(str(tmp_path), "data")}
+    assert ray_backend.worker_env() == {"THESIS_DATA_DIR": str((tmp_path / "data").resolve())}
+    monkeypatch.setenv("THESIS_CACHE_DIR", "cache")
+    assert ray_backend.worker_env()["THESIS_CACHE_DIR"] == os.path.join(str(tmp_path), "cache")
+
+
+def test_workers_get_the_resolved_data_source(tmp_path, monkeypatch):
+    """The driver's choice travels: the download opt-out stays one, and a mirror found beside the checkout is
+    named explicitly (a worker elsewhere would not find it)."""
+    monkeypatch.setenv("THESIS_DATA_DIR", "download")
+    assert ray_backend.worker_env()["THESIS_DATA_DIR"] == "download"
+    checkout = tmp_path / "checkout"
+    (checkout / "thesis_lib").mkdir(parents=True)
+    (checkout / "thesis_lib" / "__init__.py").touch()
+    (checkout / "notebooks").mkdir()
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    monkeypatch.chdir(checkout)
+    monkeypatch.delenv("THESIS_DATA_DIR")
+    assert ray_backend.worker_env()["THESIS_DATA_DIR"] == str((tmp_path / "shared" / "data").resolve())

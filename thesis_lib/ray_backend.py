@@ -5,7 +5,8 @@
 
 The driver (this process) saves each record to the run cache the moment its task finishes, so worker nodes need
 no shared filesystem and a killed grid loses nothing already finished. Workers need ``thesis_lib`` and its
-dependencies installed; the data location (``THESIS_DATA_DIR``, ``THESIS_CACHE_DIR``) is passed to them.
+dependencies installed; the data source the driver resolved (the mirror's absolute path, or ``download``, as
+``THESIS_DATA_DIR``) and ``THESIS_CACHE_DIR`` are passed to them, so a worker never picks a different source.
 """
 
 from __future__ import annotations
@@ -34,12 +35,16 @@ def _import_ray():
 
 
 def worker_env() -> dict:
-    """The environment the workers need to find the data, with paths made absolute."""
-    env = {}
-    for name in FORWARDED_ENV:
-        value = os.environ.get(name)
-        if value:
-            env[name] = os.path.abspath(os.path.expanduser(value))
+    """The environment the workers need to find the data: the driver's data source as resolved by
+    :func:`thesis_lib.data.registry.mirror_dir` (the mirror as an absolute path, or the download opt-out, even
+    when the driver found the mirror beside its checkout), and the cache directory made absolute."""
+    from thesis_lib.data import registry
+
+    mirror = registry.mirror_dir()
+    env = {registry.ENV_MIRROR: str(mirror) if mirror is not None else registry.DOWNLOAD}
+    cache_dir = os.environ.get(registry.ENV_CACHE)
+    if cache_dir:
+        env[registry.ENV_CACHE] = os.path.abspath(os.path.expanduser(cache_dir))
     return env
 
 

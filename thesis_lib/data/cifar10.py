@@ -56,8 +56,12 @@ def _validate(images: np.ndarray, labels: np.ndarray, where: str) -> None:
 
 def _from_archive(path) -> CIFAR10Test:
     registry.verify(path, registry.CIFAR10_ARCHIVE_MD5, "md5")
-    with tarfile.open(path, "r:gz") as tar:
-        raw = tar.extractfile("cifar-10-batches-py/test_batch").read()
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            raw = tar.extractfile("cifar-10-batches-py/test_batch").read()
+    except (tarfile.TarError, KeyError, OSError, AttributeError) as err:
+        raise DataError(f"{path}: cannot read cifar-10-batches-py/test_batch ({err}). Fix: delete the archive and "
+                        "download it again.") from err
     if hashlib.md5(raw).hexdigest() != registry.CIFAR10_TEST_BATCH_MD5:
         raise DataError(f"{path}: test_batch md5 mismatch. Fix: delete the archive and download it again.")
     batch = pickle.loads(raw, encoding="bytes")
@@ -84,27 +88,18 @@ def _from_mirror_reconstruction() -> CIFAR10Test:
         "copies (see the mirror's cifar10/PROVENANCE.json)"))
 
 
-@lru_cache(maxsize=1)
-def _load(mirror: str | None) -> CIFAR10Test:
-    if mirror is not None:
-        archive = registry.mirror_dir() / registry.CIFAR10_ARCHIVE
-        return _from_archive(archive) if archive.is_file() else _from_mirror_reconstruction()
-    import pooch
-
-    try:
-        path = pooch.retrieve(registry.CIFAR10_ARCHIVE_URL, known_hash=f"md5:{registry.CIFAR10_ARCHIVE_MD5}",
-                              path=registry.cache_dir() / "cifar10", progressbar=False)
-    except Exception as err:
-        raise DataError(f"Could not download the CIFAR-10 archive from {registry.CIFAR10_ARCHIVE_URL}: {err}. "
-                        f"Fix: check the connection, or set {registry.ENV_MIRROR} to an offline mirror.") from err
-    return _from_archive(path)
+@lru_cache(maxsize=2)
+def _load(source: tuple[str, str], url: str, md5: str) -> CIFAR10Test:
+    # keyed on the active source and the archive's identity, so switching either never returns stale images
+    archive = registry.cifar10_archive()
+    return _from_archive(archive) if archive is not None else _from_mirror_reconstruction()
 
 
 def load_cifar10_test() -> CIFAR10Test:
     """CIFAR-10 test images (10000x32x32x3 uint8, original order), labels and their provenance.
 
     With a mirror, the official archive is used when the mirror holds ``cifar10/cifar-10-python.tar.gz``,
-    otherwise the mirror's reconstruction. Without one, the official archive is downloaded.
+    otherwise the mirror's reconstruction. Without one, the official archive is downloaded (md5-checked); the
+    mirror-only reconstruction files are never needed then.
     """
-    mirror = registry.mirror_dir()
-    return _load(str(mirror) if mirror else None)
+    return _load(registry.active_source(), registry.CIFAR10_ARCHIVE_URL, registry.CIFAR10_ARCHIVE_MD5)

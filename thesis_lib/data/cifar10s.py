@@ -88,7 +88,7 @@ def load_trials(excluded_ids=()) -> tuple[pd.DataFrame, tuple[str, ...]]:
 
 
 @lru_cache(maxsize=2)
-def _load(mirror: str | None) -> CIFAR10S:
+def _load(source: tuple[str, str]) -> CIFAR10S:
     data_path = registry.locate("cifar10s/human_soft_labels_data.json")
     data = _read_json(data_path)
     if not isinstance(data, dict) or not data:
@@ -116,5 +116,4 @@ def _load(mirror: str | None) -> CIFAR10S:
 
 def load_cifar10s() -> CIFAR10S:
     """The validated CIFAR-10S elicitations, annotation times and the parsing report."""
-    mirror = registry.mirror_dir()
-    return _load(str(mirror) if mirror else None)
+    return _load(registry.active_source())

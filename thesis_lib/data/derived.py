@@ -6,7 +6,8 @@
   (which checks its own download).
 
 Each build is verified against the *content* checksum in the registry, then written to the cache in the mirror's
-format, so later loads read the cache like any other file.
+format, so later loads read the cache like any other file; a cached build whose content no longer matches is
+built again.
 """
 
 from __future__ import annotations
@@ -33,19 +34,31 @@ def glove_matrix_hash(vectors: dict[str, list[float]]) -> str:
     return hashlib.sha256(matrix.tobytes()).hexdigest()
 
 
+def content_hash(source: Source, path: Path) -> str | None:
+    """The content checksum of a built (or mirror) file, ``None`` when it cannot be read as one."""
+    try:
+        content = json.loads(path.read_text())
+        if source.path == "hmix/first_collection_stimuli.json":
+            return stimulus_list_hash(list(content))
+        return glove_matrix_hash(content)
+    except (ValueError, KeyError, TypeError, OSError):
+        return None
+
+
 def build(source: Source, cache: Path) -> Path:
     target = cache / source.path
-    if target.is_file():
+    if target.is_file() and content_hash(source, target) == source.content_sha256:
         return target
     if source.path == "hmix/first_collection_stimuli.json":
-        content, digest = _first_collection(source)
+        content, digest = _first_collection(source, cache)
     elif source.path == "glove/cifar10_class_glove.json":
         content, digest = _glove()
     else:  # pragma: no cover - registry and builders are kept in step
         raise DataError(f"no builder for derived file {source.path}")
     if digest != source.content_sha256:
         raise DataError(f"{source.path} built from {source.url} has content checksum {digest}, expected "
-                        f"{source.content_sha256}. Fix: the upstream changed; use the offline mirror (THESIS_DATA_DIR).")
+                        f"{source.content_sha256}. Fix: the upstream changed; use an offline mirror "
+                        f"(THESIS_DATA_DIR=<mirror>).")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
     tmp.write_text(json.dumps(content))
@@ -53,24 +66,31 @@ def build(source: Source, cache: Path) -> Path:
     return target
 
 
-def _first_collection(source: Source):
-    import pooch
+def _first_collection(source: Source, cache: Path):
+    from thesis_lib.data.registry import fetch
 
-    try:
-        js = Path(pooch.retrieve(source.url, known_hash=None, progressbar=False))
-    except Exception as err:
-        raise DataError(f"Could not download {source.url}: {err}. Fix: set THESIS_DATA_DIR to an offline mirror.") from err
-    names = sorted(set(_STIMULUS.findall(js.read_text())))
+    # the upstream .js is not checksummed itself (only the stimulus list it yields is); re-fetched on every build
+    js = cache / "hmix" / "upstream" / Path(source.url).name
+    js.unlink(missing_ok=True)
+    names = sorted(set(_STIMULUS.findall(fetch(source.url, js, None, source.path).read_text())))
     return names, stimulus_list_hash(names)
+
+
+def glove_vectors():
+    """glove-wiki-gigaword-50 through gensim's downloader (a mapping word -> vector); the one network step of the
+    GloVe build, kept apart so a test can stand in for it."""
+    import gensim.downloader
+
+    return gensim.downloader.load("glove-wiki-gigaword-50")
 
 
 def _glove():
     try:
-        import gensim.downloader
-        kv = gensim.downloader.load("glove-wiki-gigaword-50")
+        kv = glove_vectors()
+        vectors = {c: [float(x) for x in kv[c]] for c in CLASSES}
     except Exception as err:
-        raise DataError(f"Could not obtain glove-wiki-gigaword-50 through gensim's downloader: {err}. Fix: set "
-                        f"THESIS_DATA_DIR to an offline mirror holding glove/cifar10_class_glove.json.") from err
-    vectors = {c: [float(x) for x in kv[c]] for c in CLASSES}
+        raise DataError(f"Could not obtain glove/cifar10_class_glove.json from glove-wiki-gigaword-50 through "
+                        f"gensim's downloader: {err}. Fix: check the connection, or set THESIS_DATA_DIR to an "
+                        f"offline mirror holding glove/cifar10_class_glove.json.") from err
     vectors["_source"] = "gensim-data glove-wiki-gigaword-50"
     return vectors, glove_matrix_hash(vectors)

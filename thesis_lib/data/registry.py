@@ -1,11 +1,19 @@
 """Every data source the companion uses: where it comes from, its checksum, and where a mirror keeps it.
 
-Two ways to obtain a file, chosen by the environment:
+Two ways to obtain a file; :func:`mirror_dir` decides which, the same way for ``run_all.sh``, a notebook opened in
+``jupyter lab`` and a Ray worker:
 
-* ``THESIS_DATA_DIR`` set: the file is read from that offline mirror (laid out like ``../shared/data``,
-  i.e. ``<mirror>/<Source.path>``) and verified against its sha256 there too.
-* otherwise: the file is downloaded once from its canonical URL (the original publisher) with pooch into a
-  cache directory (``THESIS_CACHE_DIR``, default ``~/.cache/thesis_companion``) and verified on download.
+* an offline **mirror** (laid out like ``shared/data``, i.e. ``<mirror>/<Source.path>``): the one named by
+  ``THESIS_DATA_DIR``; when that is unset, ``<checkout>/../shared/data`` if it exists (the checkout is
+  :func:`thesis_lib.profiles.repo_root`). Files are read there and verified against their sha256.
+* **download**: ``THESIS_DATA_DIR=download`` (the explicit opt-out, which wins even when a mirror sits beside the
+  checkout), or no variable and no mirror beside the checkout. Each file is downloaded once from its canonical URL
+  (the original publisher) with pooch into a cache directory (``THESIS_CACHE_DIR``, default
+  ``~/.cache/thesis_companion``) and verified on download; the CIFAR-10 images come from the official archive.
+
+Each source needs its own files (:func:`required_sources`): online, the downloadable files and the official
+CIFAR-10 archive; with a mirror, the mirror's files (its CIFAR-10 reconstruction, unless it holds the official
+archive). Files that exist only in the mirror (``url=None``) are never needed online.
 
 A missing or corrupted file raises :class:`DataError` naming the file and the fix. There is no fallback to
 anything else: a table must never be computed from the wrong data.
@@ -20,6 +28,8 @@ from pathlib import Path
 
 ENV_MIRROR = "THESIS_DATA_DIR"
 ENV_CACHE = "THESIS_CACHE_DIR"
+# THESIS_DATA_DIR=download: download from the publishers even when a mirror sits beside the checkout.
+DOWNLOAD = "download"
 
 _GH_CIFAR10H = "https://github.com/jcpeterson/cifar-10h/raw/master/data/"
 _GH_CIFAR10S = "https://github.com/cambridge-mlg/cifar-10s/raw/master/"
@@ -129,21 +139,50 @@ CIFAR10_ARCHIVE_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_TEST_BATCH_MD5 = "40351d587109b95175f43aff81a1287e"
 
+# The mirror's CIFAR-10 reconstruction: its images are used when the mirror does not hold the official archive.
+RECONSTRUCTION = ("cifar10/cifar10_test_best_effort.npz", "cifar10/cifar10_test_labels.npy",
+                  "cifar10/cifar10_test_exact_subset.npz", "cifar10/PROVENANCE.json")
+
 
 def mirror_dir() -> Path | None:
-    """The offline mirror named by ``THESIS_DATA_DIR``, or ``None`` when downloading."""
-    value = os.environ.get(ENV_MIRROR)
-    if not value:
+    """The offline mirror in use, or ``None`` when downloading.
+
+    ``THESIS_DATA_DIR`` names it (``THESIS_DATA_DIR=download`` opts out of any mirror); when that is unset, the
+    mirror beside the checkout (``<repo_root()>/../shared/data``) is used if it exists.
+    """
+    value = os.environ.get(ENV_MIRROR, "").strip()
+    if value == DOWNLOAD:
         return None
-    path = Path(value).expanduser().resolve()
-    if not path.is_dir():
-        raise DataError(f"{ENV_MIRROR}={value!r} is not a directory. Fix: point {ENV_MIRROR} at the data mirror "
-                        f"(laid out like shared/data) or unset it to download from the original publishers.")
-    return path
+    if value:
+        path = Path(value).expanduser().resolve()
+        if not path.is_dir():
+            raise DataError(f"{ENV_MIRROR}={value!r} is not a directory. Fix: point {ENV_MIRROR} at the data mirror "
+                            f"(laid out like shared/data), or set {ENV_MIRROR}={DOWNLOAD} to download from the "
+                            f"original publishers.")
+        return path
+    from thesis_lib.profiles import repo_root  # local import: profiles is not part of the data layer
+
+    beside = repo_root().parent / "shared" / "data"
+    return beside.resolve() if beside.is_dir() else None
 
 
 def cache_dir() -> Path:
     return Path(os.environ.get(ENV_CACHE, "~/.cache/thesis_companion")).expanduser()
+
+
+def active_source() -> tuple[str, str]:
+    """``("mirror", <mirror path>)`` or ``("download", <cache path>)``: where files come from now (hashable, so
+    loaders can key their memo on it)."""
+    mirror = mirror_dir()
+    return ("mirror", str(mirror)) if mirror is not None else ("download", str(cache_dir().resolve()))
+
+
+def describe_source() -> str:
+    """One line for logs and scripts: which data source is active."""
+    kind, where = active_source()
+    if kind == "mirror":
+        return f"offline mirror {ENV_MIRROR}={where}"
+    return f"downloaded from the original publishers into {where} (cache: {ENV_CACHE})"
 
 
 def file_hash(path: Path, algorithm: str = "sha256") -> str:
@@ -154,13 +193,13 @@ def file_hash(path: Path, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
-_verified: dict[tuple[str, int, int], str] = {}
+_verified: dict[tuple[str, int, int, str], str] = {}
 
 
 def verify(path: Path, expected: str, algorithm: str = "sha256") -> Path:
-    """Check a file's checksum (memoised per path, size and mtime, so repeated loads stay cheap)."""
+    """Check a file's checksum (memoised per path, size, mtime and algorithm, so repeated loads stay cheap)."""
     stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    key = (str(path), stat.st_size, stat.st_mtime_ns, algorithm)
     actual = _verified.get(key) or file_hash(path, algorithm)
     if actual != expected:
         raise DataError(
@@ -184,10 +223,15 @@ def locate(path: str) -> Path:
     if mirror is not None:
         local = mirror / source.path
         if not local.is_file():
-            raise DataError(
-                f"Missing data file {local} ({source.description}). Fix: restore {source.path} in the mirror "
-                f"{ENV_MIRROR}={mirror}" + (f", or unset {ENV_MIRROR} to download it from {source.url}"
-                                             if source.url else "; it is only distributed through the mirror"))
+            if source.url:
+                alternative = f", or set {ENV_MIRROR}={DOWNLOAD} to download it from {source.url}"
+            elif path in RECONSTRUCTION:
+                alternative = (f" (only distributed through the mirror), or put the official {CIFAR10_ARCHIVE} in "
+                               f"the mirror, or set {ENV_MIRROR}={DOWNLOAD} to use the official archive online")
+            else:
+                alternative = f" (only distributed through the mirror), or set {ENV_MIRROR}={DOWNLOAD}"
+            raise DataError(f"Missing data file {local} ({source.description}). Fix: restore {source.path} in the "
+                            f"mirror {ENV_MIRROR}={mirror}{alternative}.")
         return verify(local, source.sha256)
     return _download(source)
 
@@ -201,27 +245,69 @@ def _download(source: Source) -> Path:
         from thesis_lib.data import derived  # local import: only needed online
 
         return derived.build(source, cache_dir())
+    target = cache_dir() / source.path
+    return fetch(source.url, target, f"sha256:{source.sha256}", source.path)
+
+
+def fetch(url: str, target: Path, known_hash: str | None, what: str) -> Path:
+    """Download ``url`` to ``target`` with pooch (once; re-downloaded when the cached copy does not match
+    ``known_hash``). Failures are :class:`DataError` naming ``what``, the URL and the fix."""
+    if known_hash is not None and target.is_file():
+        algorithm, digest = known_hash.split(":")
+        try:
+            return verify(target, digest, algorithm)  # memoised: a cached copy is not hashed on every load
+        except DataError:
+            pass  # a stale or damaged cached copy: pooch downloads it again
     import pooch
 
-    target = cache_dir() / source.path
     try:
-        fetched = pooch.retrieve(source.url, known_hash=f"sha256:{source.sha256}", fname=target.name,
-                                 path=target.parent, progressbar=False)
+        fetched = pooch.retrieve(url, known_hash=known_hash, fname=target.name, path=target.parent,
+                                 progressbar=False)
     except ValueError as err:  # pooch's checksum failure
-        raise DataError(f"Download of {source.url} did not match its published sha256 ({err}). Fix: retry; if it "
-                        f"persists, the upstream file changed — use the offline mirror via {ENV_MIRROR}.") from err
+        raise DataError(f"Download of {what} from {url} did not match its published checksum ({err}). Fix: retry; "
+                        f"if it persists, the upstream file changed: use an offline mirror via {ENV_MIRROR}.") from err
     except Exception as err:  # network errors of every kind
-        raise DataError(f"Could not download {source.path} from {source.url}: {err}. Fix: check the connection, "
-                        f"or set {ENV_MIRROR} to an offline mirror laid out like shared/data.") from err
+        raise DataError(f"Could not download {what} from {url}: {err}. Fix: check the connection, or set "
+                        f"{ENV_MIRROR} to an offline mirror laid out like shared/data.") from err
     return Path(fetched)
 
 
+def cifar10_archive() -> Path | None:
+    """The official CIFAR-10 archive, md5-verified: the mirror's copy when it holds one, downloaded when online;
+    ``None`` for a mirror without it (its reconstruction is used instead)."""
+    mirror = mirror_dir()
+    if mirror is not None:
+        local = mirror / CIFAR10_ARCHIVE
+        return verify(local, CIFAR10_ARCHIVE_MD5, "md5") if local.is_file() else None
+    return fetch(CIFAR10_ARCHIVE_URL, cache_dir() / CIFAR10_ARCHIVE, f"md5:{CIFAR10_ARCHIVE_MD5}", CIFAR10_ARCHIVE)
+
+
+def required_sources() -> list[str]:
+    """The files the active source needs, as mirror paths: the keys of :data:`SOURCES` plus, where the official
+    images are used, :data:`CIFAR10_ARCHIVE`.
+
+    * online: every downloadable file (``url`` set) and the official archive; never a mirror-only file.
+    * with a mirror: every file of the mirror, except that a mirror holding the official archive needs it instead
+      of its reconstruction (:data:`RECONSTRUCTION`).
+    """
+    mirror = mirror_dir()
+    if mirror is None:
+        return [p for p, s in SOURCES.items() if s.url is not None] + [CIFAR10_ARCHIVE]
+    if (mirror / CIFAR10_ARCHIVE).is_file():
+        return [p for p in SOURCES if p not in RECONSTRUCTION] + [CIFAR10_ARCHIVE]
+    return list(SOURCES)
+
+
 def verify_all() -> list[str]:
-    """Problems with any source the companion needs (missing, corrupted), one line each naming the fix."""
+    """Problems with any file the active source needs (:func:`required_sources`: missing, corrupted, failed to
+    download), one line each naming the file and the fix. Online this downloads what is not cached yet."""
     problems = []
-    for path in SOURCES:
+    for path in required_sources():
         try:
-            locate(path)
+            if path == CIFAR10_ARCHIVE:
+                cifar10_archive()
+            else:
+                locate(path)
         except DataError as err:
             problems.append(str(err))
     mirror = mirror_dir()

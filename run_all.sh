@@ -63,8 +63,12 @@ for nb in "${selected[@]}"; do
   # executed into a temporary file, renamed when it finishes: a killed or failed run never leaves a partial
   # notebook under the final name (a failed one is kept as <name>.failed.ipynb to read the error)
   out="$RESULTS/notebooks/$name.ipynb" tmp="$RESULTS/notebooks/.$name.$$.tmp.ipynb"
-  if papermill "$nb" "$tmp" --cwd notebooks -f "$params_file" -p profile "$profile" -p jobs "$jobs"; then
+  # --log-output streams each cell's output (tables, run k of n) while it runs
+  if papermill "$nb" "$tmp" --cwd notebooks --log-output -f "$params_file" -p profile "$profile" -p jobs "$jobs"; then
     mv -f "$tmp" "$out"; rm -f "$RESULTS/notebooks/$name.failed.ipynb"
+    # a browsable copy beside it, figures inline
+    jupyter nbconvert --to html --log-level WARN "$out" --output-dir "$RESULTS/notebooks" \
+      || echo "warning: could not convert $out to HTML" >&2
   else
     rc=$?; [ -f "$tmp" ] && mv -f "$tmp" "$RESULTS/notebooks/$name.failed.ipynb"
     echo "error: notebook $name failed; executed cells are in $RESULTS/notebooks/$name.failed.ipynb" >&2; exit $rc

@@ -6,8 +6,8 @@
 #   THESIS_TORCH_INDEX  a PyTorch wheel index for torch/torchvision, e.g. https://download.pytorch.org/whl/cpu
 #                    (CPU only, ~200 MB instead of ~3 GB of CUDA 13 libraries) or .../whl/cu126 (drivers without
 #                    CUDA 13); default: PyPI's build. The versions are those of requirements-lock.txt either way.
-#   THESIS_DATA_DIR  offline data mirror; when unset and a mirror sits beside the checkout (../shared/data),
-#                    that one is used; otherwise data are downloaded from the original publishers.
+#   THESIS_DATA_DIR  offline data mirror, or "download"; when unset and a mirror sits beside the checkout
+#                    (../shared/data), that one is used; otherwise data are downloaded from the original publishers.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${THESIS_VENV:-$ROOT/.venv}"
@@ -36,16 +36,15 @@ fi
 # shellcheck disable=SC1091
 source "$VENV/bin/activate"
 
-if [ -z "${THESIS_DATA_DIR:-}" ] && [ -d "$ROOT/../shared/data" ]; then
-  export THESIS_DATA_DIR="$ROOT/../shared/data"
-fi
-if [ -n "${THESIS_DATA_DIR:-}" ]; then
+# The data source is the library's rule (thesis_lib.data.registry.mirror_dir): THESIS_DATA_DIR if set
+# ("download" forces downloading), else ../shared/data beside the checkout when it exists, else download.
+if [ -n "${THESIS_DATA_DIR:-}" ] && [ "$THESIS_DATA_DIR" != download ]; then
   # absolute, because notebooks run with their own working directory
   THESIS_DATA_DIR="$(cd "$THESIS_DATA_DIR" 2>/dev/null && pwd)" || {
-    echo "error: THESIS_DATA_DIR does not exist; point it at the data mirror or unset it to download" >&2; exit 1; }
+    echo "error: THESIS_DATA_DIR does not exist; point it at the data mirror or set THESIS_DATA_DIR=download" >&2
+    exit 1; }
   export THESIS_DATA_DIR
-  echo ">>> data: offline mirror THESIS_DATA_DIR=$THESIS_DATA_DIR"
-else
-  echo ">>> data: downloaded from the original publishers into ${THESIS_CACHE_DIR:-~/.cache/thesis_companion}"
 fi
-export MPLBACKEND=Agg
+echo ">>> data: $(python -c 'from thesis_lib.data.registry import describe_source; print(describe_source())')"
+# No MPLBACKEND here: notebooks keep their figures inline (ipykernel's backend); headless scripts and tests get
+# matplotlib's Agg on their own.

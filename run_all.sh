@@ -5,12 +5,13 @@
 #
 # Executed notebooks go to results/notebooks/, tables to results/tables/, figures to figures/, and the report
 # (every table beside the thesis, its claims checked) to results/REPORT.md and .html. Finished training runs are
-# cached in results/runs/, so a killed run_all.sh resumes where it stopped. --jobs N trains N runs at once.
+# cached in results/runs/, so a killed run_all.sh resumes where it stopped. --jobs N trains N runs at once
+# (default: one per CPU core for the CPU profiles, whose runs use one thread each; 1 at the full profile).
 # --backend ray sends the training runs to a Ray cluster (THESIS_RAY_ADDRESS, else a local Ray instance);
 # default: $THESIS_BACKEND, else local. Default profile: full when a CUDA GPU is present, else quick.
 set -euo pipefail
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
-profile="" only=() pairs=() jobs=1
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+profile="" only=() pairs=() jobs=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) [ -n "${2:-}" ] || { echo "error: --profile needs full, quick or smoke" >&2; exit 2; }
@@ -30,7 +31,14 @@ source "$(dirname "$0")/scripts/env.sh"
 cd "$ROOT"
 
 if [ -z "$profile" ]; then
-  profile="$(python -c 'from thesis_lib.profiles import default_profile; print(default_profile())')"
+  # a GPU that this PyTorch cannot use is an error (named, with the fix), never a silent fall-back to quick
+  profile="$(python -c '
+import sys
+from thesis_lib.profiles import default_profile
+try:
+    print(default_profile())
+except ValueError as err:
+    sys.exit(f"error: {err}")')" || exit 2
   echo "################################################################"
   echo "###  no --profile given: using '$profile' ($( [ "$profile" = full ] && echo 'a CUDA GPU is present' || echo 'no CUDA GPU: numbers are qualitative'))"
   echo "################################################################"
@@ -54,6 +62,9 @@ params_file="$(mktemp "${TMPDIR:-/tmp}/run_all_params.XXXXXX")"
 trap 'rm -f "$params_file"' EXIT
 python -m thesis_lib.preflight "$profile" "${selected[@]}" --params-out "$params_file" -- "${pairs[@]}" || exit 2
 
+if [ -z "$jobs" ]; then
+  if [ "$profile" = full ]; then jobs=1; else jobs="$(python -c 'import os; print(os.cpu_count() or 1)')"; fi
+fi
 RESULTS="${THESIS_RESULTS_DIR:-results}"
 mkdir -p "$RESULTS/notebooks"
 ran=0

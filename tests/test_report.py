@@ -251,20 +251,22 @@ def _png(path):
 def test_figures_are_embedded_in_thesis_order_under_thesis_captions(tmp_path):
     import re
 
-    (tmp_path / "figures").mkdir()
+    figures = tmp_path / "my figures"                          # a space in the path: the link gets escaped
+    figures.mkdir()
     for stem in ("fig_B_1_highest_wasserstein", "fig_4_4_category_boundary", "fig_3_5_annotation_cost", "fig_zz"):
-        _png(tmp_path / "figures" / f"{stem}.png")
+        _png(figures / f"{stem}.png")
     _smoke_table(tmp_path)
-    md, html = report.write(tmp_path / "results", tmp_path / "figures")
+    md, html = report.write(tmp_path / "results", figures)
     text, page = md.read_text(), html.read_text()
     a, b, c = (text.index(s) for s in ("**Fig. 3.5.** Comparison of learner performance as a factor of estimated "
                                         "total cost of elicitation (M · t_per)", "**Fig. 4.4.** An example",
                                         "**Fig. B.1.** Top three highest Wasserstein"))
     assert a < b < c < text.index("**fig_zz** (not a figure of the thesis)")
     assert "M ∈ {1, 2, 4, 8, 16, 32, 51}" in text and "λ_f is depicted against λ_h" in text
+    assert "](../my%20figures/fig_3_5_annotation_cost.png)" in text       # the Markdown keeps working links
     srcs = re.findall(r'src="([^"]*)"', page)
     assert len(srcs) == 4 and all(s.startswith("data:image/png;base64,iVBOR") for s in srcs), srcs[:1]
-    assert "../figures" not in page and "Fig. 3.5." in page
+    assert "figures" not in "".join(srcs) and "Fig. 3.5." in page
     # the HTML survives being moved away from the figures
     moved = tmp_path / "elsewhere" / "REPORT.html"
     moved.parent.mkdir()

@@ -34,6 +34,7 @@ import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -305,13 +306,22 @@ def protocol_lines(tid: str, frame: pd.DataFrame) -> list[str]:
     return lines + [text, ""]
 
 
-def _cell(r) -> str:
+def _printed(tid: str) -> dict[tuple[str, str, str], str]:
+    """The thesis's means as it prints them (``"8.750"``, not ``8.75``), by (group, row, metric)."""
+    if tid not in reference.TABLES:
+        return {}
+    _, metrics, groups = reference.TABLES[tid]
+    return {(g, row, m): cell.replace("+/-", "±").split("±")[0].strip()
+            for g, body in groups.items() for row, cells in body.items() for m, cell in zip(metrics, cells)}
+
+
+def _cell(r, printed: str | None = None) -> str:
     if r is None:
         return ""
     ours = "–" if _isnan(r.ours) else (f"{r.ours:.3f}" if _isnan(r.ours_ci) else f"{r.ours:.3f} ± {r.ours_ci:.3f}")
     if r is not None and _n_seeds(r) < THESIS_SEEDS:
         ours += " †"
-    theirs = "–" if _isnan(r.thesis) else f"{r.thesis:g}"
+    theirs = "–" if _isnan(r.thesis) else (printed or f"{r.thesis:g}")
     inside = str(r.thesis_in_ci) in ("True", "1", "1.0") if "thesis_in_ci" in r else False
     return f"{ours} / {theirs}" + (" ✓" if inside else "")
 
@@ -327,6 +337,7 @@ def wide_table(tid: str, frame: pd.DataFrame) -> list[str]:
     groups = list(dict.fromkeys(list(frame.group) + list(pub.group))) if not frame.empty else list(
         dict.fromkeys(pub.group))
     one_group = len(groups) == 1
+    printed = _printed(tid)
     head = ([] if one_group else ["evaluation"]) + ["labels"] + [symbols(m) for m in metrics]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for g in groups:
@@ -341,10 +352,9 @@ def wide_table(tid: str, frame: pd.DataFrame) -> list[str]:
             for m in metrics:
                 hit = ours_g[(ours_g.row == row) & (ours_g.metric == m)] if not ours_g.empty else ours_g
                 if not hit.empty:
-                    cells.append(_cell(hit.iloc[0]))
+                    cells.append(_cell(hit.iloc[0], printed.get((g, row, m))))
                     continue
-                t = pub_g[(pub_g.row == row) & (pub_g.metric == m)]
-                cells.append(f"– / {float(t['mean'].iloc[0]):g}" if not t.empty else "")
+                cells.append(f"– / {printed[(g, row, m)]}" if (g, row, m) in printed else "")
             first = [] if one_group else [f"**{g}**" if i == 0 else ""]
             lines.append("| " + " | ".join(first + [symbols(row)] + cells) + " |")
     return lines
@@ -389,8 +399,8 @@ def _verdict_cell(verdict: str, p: float, n: int | None = None, indicative: bool
     tail = f" ({', '.join(bits)})" if bits else ""
     if verdict == claims.NOT_RUN:
         return verdict
-    if indicative:
-        return f"{INDICATIVE}: {verdict}{tail}"
+    if indicative:                   # "indicative: 1 seed, reversed" -> "indicative (not the ...): 1 seed, reversed"
+        return f"{INDICATIVE}: {verdict.removeprefix('indicative: ')}{tail}"
     return f"**{verdict}**{tail}"
 
 
@@ -425,13 +435,14 @@ def claims_section(verdicts: pd.DataFrame, indicative_tables: set[str] | None = 
     lines[-1] += (f" **The thesis's own numbers:** {theirs.get(claims.HELD, 0)} held, "
                   f"{theirs.get(claims.NOT_SIGNIFICANT, 0)} same direction but not significant, "
                   f"{theirs.get(claims.REVERSED, 0)} reversed.")
-    lines += ["", "| table | claim | thesis's numbers | ours | our comparisons |", "|---|---|---|---|---|"]
+    lines += ["", '<div class="claims">', "", "| table | claim | thesis's numbers | ours | our comparisons |",
+              "|---|---|---|---|---|"]
     for _, r in verdicts.iterrows():
         detail = symbols(r["ours detail"]) if r["ours detail"] else "–"
         lines.append(f"| {r.table} | {symbols(r.claim)} | {_verdict_cell(r.thesis, r['thesis p'])} | "
                      f"{_verdict_cell(r.ours, r['ours p'], int(r['ours n']) or None, r.table in indicative_tables)}"
                      f" | {detail} |")
-    return lines
+    return lines + ["", "</div>"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -451,7 +462,7 @@ def _md_table(frame: pd.DataFrame) -> str:
     def cell(col, v):
         if col in p_cols and isinstance(v, (int, float)) and not isinstance(v, bool):
             return format_p(v)
-        return symbols(format_number(v)).replace("|", "/").replace("\n", " ")
+        return symbols(format_number(v)).replace("|", "\\|").replace("\n", " ")
 
     head = "| " + " | ".join(symbols(c) for c in frame.columns) + " |\n|" + "---|" * len(frame.columns)
     return head + "\n" + "\n".join("| " + " | ".join(cell(c, v) for c, v in zip(frame.columns, row)) + " |"
@@ -514,8 +525,8 @@ def markdown(results_dir: Path, figures_dir: Path, report_dir: Path, tables: dic
     lines += ["## Figures", "", "In the thesis's order, under the thesis's captions; each figure is ours, stamped "
               "with the profile and images it was made from.", ""]
     for fig, caption in figs:
-        rel = Path(_relpath(fig, report_dir))
-        lines += [f"![{fig.stem}]({rel.as_posix()})", "", caption, ""]
+        rel = quote(Path(_relpath(fig, report_dir)).as_posix())     # a space in the path must not break the link
+        lines += [f"![{fig.stem}]({rel})", "", caption, ""]
     if not figs:
         lines += ["*No figures yet.*", ""]
     return "\n".join(lines) + "\n"
@@ -532,17 +543,25 @@ _CSS = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:auto;padd
         "td,th{border:1px solid #ccc;padding:3px 8px;vertical-align:top}th{background:#f0f0f0}"
         "tbody tr:nth-child(even){background:#fafafa}td{font-variant-numeric:tabular-nums}"
         "blockquote{border-left:4px solid #d9822b;background:#fff7ee;margin:1em 0;padding:.2em 1em}"
-        "img{max-width:100%;display:block;margin:1.2em auto .3em}h3{margin-top:1.8em}")
+        "img{max-width:100%;display:block;margin:1.2em auto .3em}h3{margin-top:1.8em}"
+        ".claims td:nth-child(1){white-space:nowrap}.claims td:nth-child(2){min-width:16em}"
+        ".claims td:nth-child(3),.claims td:nth-child(4){min-width:13em}.claims td:nth-child(5){font-size:.82em}")
 
 
-def html(md: str, figures: list[tuple[Path, str]] | None = None, report_dir: Path | None = None) -> str:
+def html(md: str, figures: list[tuple[Path, str]] | None = None) -> str:
     """The HTML page of ``md``; every figure in ``figures`` is embedded as a data URI (no path outside the file)."""
     import mistune
 
+    from urllib.parse import unquote
+
     body = mistune.html(md) if hasattr(mistune, "html") else mistune.markdown(md)
-    for fig, _ in figures or ():
-        rel = Path(_relpath(fig, report_dir)).as_posix() if report_dir is not None else fig.as_posix()
-        body = body.replace(f'src="{html_lib.escape(rel)}"', f'src="{_data_uri(fig)}"')
+    by_name = {Path(fig).name: Path(fig) for fig, _ in figures or ()}
+
+    def embed(m):                        # whatever escaping the link got, the file name finds the figure
+        name = Path(unquote(html_lib.unescape(m.group(1)))).name
+        return f'src="{_data_uri(by_name[name])}"' if name in by_name else m.group(0)
+
+    body = re.sub(r'src="([^"]+)"', embed, body)
     return ("<!doctype html><html><head><meta charset='utf-8'><title>Collins (2022) report</title>"
             f"<style>{_CSS}</style></head><body>" + body + "</body></html>")
 
@@ -554,7 +573,7 @@ def write(results_dir=None, figures_dir=None) -> tuple[Path, Path]:
     md_path, html_path = results / "REPORT.md", results / "REPORT.html"
     results.mkdir(parents=True, exist_ok=True)
     md_path.write_text(md)
-    html_path.write_text(html(md, figure_list(figures), results))
+    html_path.write_text(html(md, figure_list(figures)))
     return md_path, html_path
 
 

@@ -150,10 +150,6 @@ def _isnan(x) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x)) or (not isinstance(x, str) and pd.isna(x))
 
 
-def _fmt(x, digits=3):
-    return "–" if _isnan(x) else f"{x:.{digits}f}"
-
-
 def format_p(p) -> str:
     """A p-value in scientific notation, two significant digits: ``0.00032`` -> ``"3.2e-04"``."""
     return "–" if _isnan(p) else f"{float(p):.1e}"
@@ -319,7 +315,7 @@ def _cell(r, printed: str | None = None) -> str:
     if r is None:
         return ""
     ours = "–" if _isnan(r.ours) else (f"{r.ours:.3f}" if _isnan(r.ours_ci) else f"{r.ours:.3f} ± {r.ours_ci:.3f}")
-    if r is not None and _n_seeds(r) < THESIS_SEEDS:
+    if _n_seeds(r) < THESIS_SEEDS:
         ours += " †"
     theirs = "–" if _isnan(r.thesis) else (printed or f"{r.thesis:g}")
     inside = str(r.thesis_in_ci) in ("True", "1", "1.0") if "thesis_in_ci" in r else False
@@ -343,10 +339,9 @@ def wide_table(tid: str, frame: pd.DataFrame) -> list[str]:
     for g in groups:
         ours_g = frame[frame.group == g] if not frame.empty else frame
         pub_g = pub[pub.group == g]
-        rows = list(dict.fromkeys(list(pub_g.row) + list(ours_g.row if not ours_g.empty else [])))
+        # our rows in our order (the grids follow the thesis's), then the thesis's rows we did not run
         ours_rows = list(dict.fromkeys(ours_g.row)) if not ours_g.empty else []
-        # our order where we ran the row (the grid follows the thesis), thesis rows we lack where the thesis has them
-        rows = ours_rows + [r for r in rows if r not in ours_rows] if ours_rows else rows
+        rows = ours_rows + [r for r in dict.fromkeys(pub_g.row) if r not in ours_rows]
         for i, row in enumerate(rows):
             cells = []
             for m in metrics:
@@ -505,8 +500,8 @@ def markdown(results_dir: Path, figures_dir: Path, report_dir: Path, tables: dic
                   "tables is a failed run.", ""]
     if profiles != ["full"]:
         lines += ["> Only the `full` profile is the thesis's protocol. Numbers from `quick` or `smoke` come from a small "
-                  "CNN trained for a few epochs on one seed and exercise the pipeline; they are not comparable with "
-                  "the thesis, and every verdict on them is indicative (not the thesis protocol).", ""]
+                  "CNN trained for a few epochs (each table says what ran) and exercise the pipeline; they are not "
+                  "comparable with the thesis, and every verdict on them is indicative (not the thesis protocol).", ""]
     if "mirror_reconstruction" in images:
         lines += ["> Images: the offline mirror's CIFAR-10 reconstruction (2,375 of 10,000 images pixel-exact, the rest "
                   "JPEG-recompressed copies), not the official archive.", ""]

@@ -67,7 +67,7 @@ if [ -z "$jobs" ]; then
 fi
 RESULTS="${THESIS_RESULTS_DIR:-results}"
 mkdir -p "$RESULTS/notebooks"
-ran=0
+ran=0 start="$(date +%s)"
 for nb in "${selected[@]}"; do
   name="$(basename "$nb" .ipynb)"
   echo ">>> $name (profile=$profile)"
@@ -86,5 +86,6 @@ for nb in "${selected[@]}"; do
   fi
   ran=$((ran + 1))
 done
-python -m thesis_lib.report
+# the report fails (after writing what it can) when a notebook of this call produced no table
+python -m thesis_lib.report --require "${selected[@]}" --since "$start"
 echo ">>> done: $ran notebook(s); tables in $RESULTS/tables/, figures in ${THESIS_FIGURES_DIR:-figures}/, report in $RESULTS/REPORT.md"

@@ -1,11 +1,14 @@
 """./run_all.sh end to end at the smoke profile, and its clear errors."""
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import torch
+
+from thesis_lib import claims
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,8 +31,13 @@ def test_run_all_smoke_end_to_end(tmp_path):
     assert "**Profile: smoke**" in report and "## The thesis's claims" in report
     for tid in ("3.1", "3.4", "B.3", "4.3", "5.1", "5.2", "C.1"):
         assert f"### Table {tid}." in report
-    assert "*Not run at this profile.*" not in report and "**not run**" not in report
-    assert (results / "REPORT.html").is_file() and len(list((tmp_path / "figures").glob("*.png"))) >= 14
+    assert "*Not run at this profile.*" not in report and "| not run |" not in report
+    claim_rows = [line.split(" | ") for line in report.splitlines() if re.match(r"\| [0-9A-C]\.[0-9] \| ", line)]
+    assert len(claim_rows) == len(claims.CLAIMS) and all(r[3].startswith("indicative (not the thesis protocol): ") and "**" not in r[3]
+                                         for r in claim_rows), "smoke verdicts are indicative, never bold findings"
+    html = (results / "REPORT.html").read_text()
+    assert len(list((tmp_path / "figures").glob("*.png"))) >= 14
+    assert html.count('src="data:image/png;base64,') >= 14 and "Fig. 3.5." in html   # figures embedded
     assert len(list((results / "runs" / "smoke").glob("*.json"))) >= 48
 
 

@@ -43,7 +43,8 @@ def test_single_seed_has_no_interval_and_writes_csv_and_markdown(tmp_path):
     csv = pd.read_csv(path)
     assert set(csv.profile) == {"smoke"} and set(csv.images) == {"mirror_reconstruction"}
     md = (tmp_path / "table_3_1.md").read_text()
-    assert "Profile: **smoke**" in md and "mirror_reconstruction" in md and "2.000 / 2.026 ± 0.18" in md
+    assert "Profile: **smoke**" in md and "mirror_reconstruction" in md and "| Hard Labels | 2.000 † / 2.026 |" in md
+    assert "Ran: small CNN, 1 epoch, 1 seed; thesis: ResNet-34A/ResNet-50/VGG-11, 65 epochs, 5 seeds" in md
 
 
 def test_chapter3_grid_shapes_and_sharing():

@@ -234,7 +234,7 @@ def check(frames: dict[str, pd.DataFrame], column: str = "ours", thesis_n: dict 
             p_max = max((p["p"] for p in ps), default=math.nan)
             n_min = min(p["n"] for p in ps)
             detail = "; ".join(f"{p['comparison']}: Δ = {p['difference']:+.3g}"
-                               + ("" if math.isnan(p["p"]) else f", p = {p['p']:.2g}") for p in ps)
+                               + ("" if math.isnan(p["p"]) else f", p = {p['p']:.1e}") for p in ps)
         rows.append({"table": claim.table, "claim": claim.text, "verdict": verdict, "p": p_max, "n": n_min,
                      "detail": detail})
     return pd.DataFrame(rows)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from thesis_lib import atomic, reference
 from thesis_lib.runspec import RunSpec
-from thesis_lib.summary import format_ci, mean_ci
+from thesis_lib.summary import mean_ci
 
 EVAL_SETS = {"cifar10h": "CIFAR-10H", "cifar10s": "CIFAR-10S"}
 METRICS = {"CE": "ce", "Calibration": "calibration", "FGSM Loss": "fgsm_loss", "Corruption CE": "corruption_ce",
@@ -32,7 +32,9 @@ class Row:
 
 
 def summarise(table: str, rows: list[Row], records: dict[str, dict]) -> pd.DataFrame:
-    """Tidy frame: group, row, metric, ours, ours_ci, n, thesis, thesis_ci, difference, thesis_in_ci.
+    """Tidy frame: group, row, metric, ours, ours_ci, n, n_seeds, thesis, thesis_ci, difference, thesis_in_ci.
+
+    ``n`` counts the runs pooled into the cell (models x seeds), ``n_seeds`` the distinct seeds among them.
 
     ``records`` maps run keys to cached results (:func:`thesis_lib.run.run_grid`)."""
     pub = reference.published(table) if table in reference.TABLES else pd.DataFrame(
@@ -55,8 +57,8 @@ def summarise(table: str, rows: list[Row], records: dict[str, dict]) -> pd.DataF
                 t_ci = float(thesis["ci"]) if thesis is not None else math.nan
                 inside = (abs(t_mean - mean) <= half) if thesis is not None and not math.isnan(half) else None
                 out.append({"group": group, "row": row.label, "metric": name, "ours": mean, "ours_ci": half,
-                            "n": len(values), "thesis": t_mean, "thesis_ci": t_ci, "difference": mean - t_mean,
-                            "thesis_in_ci": inside})
+                            "n": len(values), "n_seeds": len({r["spec"]["seed"] for r in runs}), "thesis": t_mean,
+                            "thesis_ci": t_ci, "difference": mean - t_mean, "thesis_in_ci": inside})
     return pd.DataFrame(out)
 
 
@@ -64,11 +66,13 @@ def provenance(records: list[dict]) -> dict:
     profiles = sorted({r["profile"] for r in records})
     images = sorted({r["image_provenance"]["source"] for r in records})
     models = sorted({r["spec"]["model"] for r in records})
+    epochs = sorted({r["spec"]["epochs"] for r in records if "epochs" in r["spec"]})
     seeds = sorted({r["spec"]["seed"] for r in records})
     devices = sorted({r["device"] for r in records})
     rules = sorted({r["spec"].get("rules", "thesis") for r in records})   # records older than the field: thesis
     return {"profile": ", ".join(profiles), "images": ", ".join(images), "models": ", ".join(models),
-            "rules": ", ".join(rules),
+            "rules": ", ".join(rules), "epochs": ", ".join(map(str, epochs)),
+            "runs": len({r.get("key") or id(r) for r in records}),
             "seeds": ", ".join(map(str, seeds)), "devices": "; ".join(devices),
             "gpu_hours": device_hours(records)}
 
@@ -88,42 +92,31 @@ def write_csv(frame: pd.DataFrame, path: str | Path, **kw) -> Path:
 
 
 def write(table: str, frame: pd.DataFrame, records: list[dict], out_dir: str | Path, title: str = "") -> Path:
-    """``table_<id>.csv`` (tidy, with profile and provenance columns) and ``table_<id>.md`` (wide, readable)."""
+    """``table_<id>.csv`` (tidy, with profile and provenance columns: the protocol actually run, i.e. models,
+    epochs, seeds and the number of distinct runs, for the report's captions) and ``table_<id>.md`` (wide,
+    readable)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     prov = provenance(records)
     stem = "table_" + table.replace(".", "_")
     with atomic.atomic_path(out / f"{stem}.csv") as tmp:
-        frame.assign(profile=prov["profile"], images=prov["images"], rules=prov["rules"]).to_csv(tmp, index=False)
+        frame.assign(profile=prov["profile"], images=prov["images"], rules=prov["rules"], models=prov["models"],
+                     epochs=prov["epochs"], seeds=prov["seeds"], runs=prov["runs"]).to_csv(tmp, index=False)
     atomic.write_text(out / f"{stem}.md", markdown(table, frame, prov, title))
     return out / f"{stem}.csv"
 
 
 def markdown(table: str, frame: pd.DataFrame, prov: dict, title: str = "") -> str:
+    """The table as the report shows it (:func:`thesis_lib.report.table_body`): wide, each cell ours ± CI /
+    thesis, the protocol that ran beside the thesis's; plus the compute it took."""
+    from thesis_lib import report
+
     cap = title or (reference.caption(table) if table in reference.TABLES else "")
-    lines = [f"### Table {table}. {cap}", "",
-             f"Profile: **{prov['profile']}** · images: **{prov['images']}** · models: {prov['models']} · "
-             f"seeds: {prov['seeds']} · label rules: {prov['rules']} · "
-             f"compute: {prov['gpu_hours']:.2f} device-hours on {prov['devices']}", "",
-             "Each cell: ours (mean ± 95 % CI over runs) / thesis. ✓ = thesis value inside our interval.", ""]
+    compute = f"Compute: {prov['gpu_hours']:.2f} device-hours on {prov['devices']}."
+    lines = [f"### Table {table}. {report.symbols(cap)}", ""]
     if frame.empty:
-        return "\n".join(lines + ["(no runs)"]) + "\n"
-    metrics = list(dict.fromkeys(frame.metric))
-    lines.append("| evaluation | labels | " + " | ".join(metrics) + " |")
-    lines.append("|---|---|" + "---|" * len(metrics))
-    order = {g: i for i, g in enumerate(dict.fromkeys(frame.group))}
-    frame = frame.sort_values("group", key=lambda c: c.map(order), kind="stable")
-    for (group, row), g in frame.groupby(["group", "row"], sort=False):
-        cells = []
-        for m in metrics:
-            hit = g[g.metric == m]
-            if hit.empty:
-                cells.append("")
-                continue
-            r = hit.iloc[0]
-            ours = format_ci(r.ours, r.ours_ci)
-            theirs = "–" if math.isnan(r.thesis) else f"{r.thesis:g} ± {r.thesis_ci:g}"
-            mark = " ✓" if r.thesis_in_ci is True else ""
-            cells.append(f"{ours} / {theirs}{mark}")
-        lines.append(f"| {group} | {row} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        return "\n".join(lines + [f"Profile: **{prov['profile']}** · images: {prov['images']} · label rules: "
+                                  f"{prov['rules']}", "", "(no runs)"]) + "\n"
+    full = frame.assign(**{k: prov[k] for k in ("profile", "images", "rules", "models", "epochs", "seeds", "runs")
+                           if k in prov})
+    return "\n".join(lines + report.table_body(table, full) + [compute]) + "\n"

@@ -31,6 +31,9 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
   # CIFAR-10-C's frost textures ship inside this package; only its image files are used, so its heavy
   # dependencies (OpenCV, scikit-image) are not installed.
   "$VENV/bin/python" -m pip install -q --no-deps imagecorruptions==1.1.2
+  # a named Jupyter kernel, inside the environment (jupyter lab started from it lists "Python (thesis-companion)")
+  "$VENV/bin/python" -m ipykernel install --sys-prefix --name thesis-companion \
+    --display-name "Python (thesis-companion)" >/dev/null
   echo "$want" > "$STAMP"
 fi
 # shellcheck disable=SC1091

@@ -35,3 +35,25 @@ def test_a_gpu_that_torch_cannot_use_is_reported_not_downgraded(tmp_path, monkey
         profiles.default_profile()
     monkeypatch.setenv("PATH", "/nonexistent")
     assert profiles.default_profile() == "quick"
+
+
+def test_missing_frost_textures_stop_chapter5_before_training(monkeypatch, tmp_path, capsys):
+    """Without imagecorruptions' frost images a Chapter 5 run used to train to the end and die in evaluation."""
+    import importlib.util
+
+    from thesis_lib import corruptions, preflight
+    from thesis_lib.run import prepare
+    from thesis_lib.runspec import make_spec
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "imagecorruptions" else real(name, *a))
+    corruptions._frost_textures.cache_clear()
+    try:
+        with pytest.raises(NotImplementedError, match="pip install --no-deps imagecorruptions"):
+            prepare(make_spec(5, "mixup", None, 0, "smoke", epochs=1), "cpu")
+        nb = str(profiles.repo_root() / "notebooks" / "05_soft_mixup.ipynb")
+        assert preflight.main(["smoke", nb]) == 2
+        assert "frost" in capsys.readouterr().err
+    finally:
+        corruptions._frost_textures.cache_clear()

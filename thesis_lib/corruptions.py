@@ -303,6 +303,16 @@ def _snow(x, s, rng):
     return np.clip(x + layer + np.rot90(layer, k=2, axes=(1, 2)), 0, 1) * 255
 
 
+def check_available() -> None:
+    """Raise (with the fix) when a corruption's outside files are missing, i.e. the frost textures: called before a
+    Chapter 5 run trains and by run_all.sh's pre-flight, so a run never dies in its evaluation after training."""
+    try:
+        _frost_textures()
+    except (OSError, ValueError) as err:  # a missing or unreadable texture file inside the package
+        raise NotImplementedError(f"frost's texture images are unreadable ({err}). Fix: reinstall them with "
+                                  f"pip install --no-deps --force-reinstall imagecorruptions==1.1.2") from err
+
+
 @functools.lru_cache(maxsize=1)
 def _frost_textures() -> tuple[np.ndarray, ...]:
     spec = importlib.util.find_spec("imagecorruptions")  # locates the package without importing it

@@ -14,6 +14,7 @@ import ast
 import math
 import re
 import sys
+from pathlib import Path
 
 import papermill as pm
 
@@ -207,6 +208,13 @@ def main(argv):
         errors += verify_all()
     except DataError as err:
         errors.append(str(err))
+    if any(Path(nb).name.startswith("05") for nb in notebooks):  # Chapter 5 scores on CIFAR-10-C corruptions
+        from thesis_lib.corruptions import check_available
+
+        try:
+            check_available()
+        except NotImplementedError as err:
+            errors.append(str(err))
     if not errors:  # last, so that nothing is created when the command is refused anyway
         errors += output_errors(profile, params)
     for e in errors:

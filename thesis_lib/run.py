@@ -123,6 +123,10 @@ def prepare(spec: RunSpec, device: str | torch.device | None = None) -> Prepared
     if cifar10.provenance.source != spec.images:
         raise ValueError(f"spec expects {spec.images} images but the data source gives {cifar10.provenance.source}")
     rd = _run_data(spec)
+    if rd.corruption_eval:  # the corrupted evaluation sets need files outside the data: check before training
+        from thesis_lib.corruptions import check_available
+
+        check_available()
     torch.manual_seed(spec.seed)
     model = get_model(spec.model)
     cfg = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, momentum=spec.momentum,

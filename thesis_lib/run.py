@@ -342,12 +342,19 @@ def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=
                         running.add(pool.submit(run_spec, nxt, device, False, False, runs_root))
         return [r for r in (cache.load(s, runs_root) for s in specs) if r is not None]  # all cached unless late
     out = []
-    with tqdm(specs, desc=desc, disable=not progress) as bar:
-        for spec in bar:
+    pending = {s.key for s in todo}
+    # the bar counts (and its ETA extrapolates) the runs to train only; cached ones load without a tick
+    with tqdm(total=len(pending), desc=desc, disable=not progress) as bar:
+        for spec in specs:
+            if spec.key not in pending:
+                out.append(run_spec(spec, device, progress=False, runs_root=runs_root))
+                continue
             if late() and cache.load(spec, runs_root) is None:
                 continue
             bar.set_postfix_str(spec.label())
             out.append(run_spec(spec, device, progress=False, runs_root=runs_root))
+            pending.discard(spec.key)
+            bar.update()
     return out
 
 

@@ -24,14 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from thesis_lib import cache
+from thesis_lib import atomic, cache
 
 #: Largest stack per architecture: memory and the per-step work at which a stack stops gaining (an estimate to be
 #: replaced by the H100 measurements; the probe shrinks a stack that would not fit the time left).
@@ -83,24 +81,10 @@ def forward_flops(model_name: str) -> float:
 
 
 def _copy_atomic(src: Path, dest_dir: Path) -> Path:
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{src.name}.", suffix=".tmp", dir=dest_dir)
-    os.close(fd)
-    try:
+    """Copy ``src`` into ``dest_dir`` under a temporary name, then rename: never a half-written copy."""
+    with atomic.atomic_path(dest_dir / src.name) as tmp:
         shutil.copyfile(src, tmp)
-        os.replace(tmp, dest_dir / src.name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return dest_dir / src.name
-
-
-def _write_json_atomic(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=1, default=str)
-    os.replace(tmp, path)
 
 
 class Allocation:
@@ -142,7 +126,7 @@ class Allocation:
 
     def report(self) -> None:
         if self.out is not None:
-            _write_json_atomic(self.summary(), self.out / "allocation.json")
+            atomic.write_text(self.out / "allocation.json", json.dumps(self.summary(), indent=1, default=str))
 
 
 def probe_step_s(specs, device) -> float:

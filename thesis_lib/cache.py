@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thesis_lib import atomic
 from thesis_lib.profiles import default_results_dir
 from thesis_lib.runspec import RunSpec
 
@@ -64,9 +65,7 @@ def path_for(spec: RunSpec, root: str | Path | None = None) -> Path:
 
 def check_writable(profile: str, root: str | Path | None = None) -> Path:
     """Prove the cache folder of ``profile`` takes a file, before any training (``OSError`` naming it if not)."""
-    from thesis_lib.atomic import check_writable as _check
-
-    return _check(runs_dir(root) / profile, "run cache folder")
+    return atomic.check_writable(runs_dir(root) / profile, "run cache folder")
 
 
 def _canonical(obj) -> bytes:
@@ -217,16 +216,10 @@ def _save_outputs(spec: RunSpec, outputs: dict, root) -> Path:
         for field, value in d.items():
             value = np.asarray(value)
             arrays[f"{name}/{field}"] = value.astype(np.int16 if field == "idx" else np.float16)  # indices < 10,000
-    fd, tmp = tempfile.mkstemp(prefix=f".{spec.key}.", suffix=".npz.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
     return path
 
 

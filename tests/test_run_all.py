@@ -1,5 +1,6 @@
 """./run_all.sh end to end at the smoke profile, and its clear errors."""
 
+import json
 import os
 import re
 import subprocess
@@ -25,8 +26,11 @@ def test_run_all_smoke_end_to_end(tmp_path):
     out = _run_all(tmp_path, "--profile", "smoke", "--jobs", "1")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     results = tmp_path / "results"
-    assert {p.name for p in (results / "notebooks").iterdir()} == {"03_cifar10s.ipynb", "04_hmix.ipynb",
-                                                                   "05_soft_mixup.ipynb"}
+    assert {p.name for p in (results / "notebooks").iterdir()} == {  # each executed notebook and its HTML copy
+        f"{n}.{ext}" for n in ("03_cifar10s", "04_hmix", "05_soft_mixup") for ext in ("ipynb", "html")}
+    executed = json.loads((results / "notebooks" / "05_soft_mixup.ipynb").read_text())
+    assert any("image/png" in o.get("data", {}) for c in executed["cells"] for o in c.get("outputs", [])), \
+        "figures stay inline in executed notebooks"
     report = (results / "REPORT.md").read_text()
     assert "**Profile: smoke**" in report and "## The thesis's claims" in report
     for tid in ("3.1", "3.4", "B.3", "4.3", "5.1", "5.2", "C.1"):

@@ -324,12 +324,14 @@ def _cell(r, printed: str | None = None) -> str:
 
 def wide_table(tid: str, frame: pd.DataFrame) -> list[str]:
     """Rows x metrics as the thesis prints them; each cell ``ours ± CI / thesis``. Thesis rows we did not run
-    show ``– / thesis``; our rows the thesis lacks show ``ours / –``. Metrics the thesis does not report (accuracy)
-    are left out, as in the thesis."""
+    show ``– / thesis``; our rows the thesis lacks show ``ours / –``, and so do metrics the thesis does not print
+    for the table (after its own); accuracy is left out, as in the thesis."""
     pub = reference.published(tid) if tid in reference.TABLES else pd.DataFrame(
         columns=["group", "row", "metric", "mean", "ci"])
-    metrics = list(reference.TABLES[tid][1]) if tid in reference.TABLES else [
-        m for m in dict.fromkeys(frame.metric) if not str(m).startswith("Accuracy")]
+    ours_metrics = [m for m in dict.fromkeys(frame.metric) if not str(m).startswith("Accuracy")] \
+        if not frame.empty else []
+    metrics = list(reference.TABLES[tid][1]) if tid in reference.TABLES else []
+    metrics += [m for m in ours_metrics if m not in metrics]  # a metric we add (C.1's Corruption CE): "ours / –"
     groups = list(dict.fromkeys(list(frame.group) + list(pub.group))) if not frame.empty else list(
         dict.fromkeys(pub.group))
     one_group = len(groups) == 1

@@ -34,7 +34,7 @@ if [ -z "$profile" ]; then
   # a GPU that this PyTorch cannot use is an error (named, with the fix), never a silent fall-back to quick
   profile="$(python -c '
 import sys
-from thesis_lib.profiles import default_profile
+from thesis_lib.core.profiles import default_profile
 try:
     print(default_profile())
 except ValueError as err:

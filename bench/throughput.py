@@ -7,12 +7,12 @@
 (a) reference: the loop of the thesis's base code (Uma et al.; mixup-cifar10): a torchvision-style Dataset that
     turns each image into a PIL image, per-image RandomCrop(32, padding=4) + RandomHorizontalFlip + ToTensor +
     Normalize, a DataLoader (shuffle, ``--workers`` worker processes), fp32, NCHW, batch 32, hard-label cross-entropy.
-(b) thesis_lib.train.train on the same model, the same 7,000 CIFAR-10 training images with the same labels and
+(b) thesis_lib.training.loop.train on the same model, the same 7,000 CIFAR-10 training images with the same labels and
     augmentation, the same epochs and batch size: images resident on the device, batch augmentation by tensor
     indexing, channels_last (bf16 autocast on a GPU). Also (b) at the quick profile's own batch size.
 ``--concurrent N ...`` also measures the aggregate throughput of N trainer processes sharing the machine (on a GPU:
 sharing the GPU), which is how ``run_all.sh --jobs N`` trains a grid.
-``--stacked K ...`` measures (c), the multi-run engine (:mod:`thesis_lib.multirun`): K runs of the model stacked in
+``--stacked K ...`` measures (c), the multi-run engine (:mod:`thesis_lib.training.multirun`): K runs of the model stacked in
 one process, aggregate images/s, achieved TFLOP/s (3 x forward FLOPs x images/s, FLOPs by torch's counter) and its
 fraction of a peak measured in the same invocation (a bf16 8192^3 matrix product on a GPU, fp32 2048^3 on a CPU).
 ``--configs MODEL:BATCH ...`` repeats everything for each model and batch size (default: ``--model``:``--batch``).
@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from thesis_lib import data  # noqa: E402
 from thesis_lib.labels import hard_labels  # noqa: E402
 from thesis_lib.models import get_model  # noqa: E402
-from thesis_lib.train import COMPILE_MODES, Targets, TrainConfig, resolve_device, train  # noqa: E402
+from thesis_lib.training.loop import COMPILE_MODES, Targets, TrainConfig, resolve_device, train  # noqa: E402
 
 
 def training_set(n: int | None):
@@ -155,7 +155,7 @@ def concurrent(args, n: int) -> dict:
 
 def stacked(model_name, images, labels, epochs, batch, lr, augment, device, k) -> dict:
     """(c) ``k`` runs of ``model_name`` trained together by the multi-run engine; aggregate over the timed epochs."""
-    from thesis_lib import multirun
+    from thesis_lib.training import multirun
 
     models = []
     for r in range(k):
@@ -223,7 +223,7 @@ def measure(args, model_name, batch, images, labels, augment, device, env, peak)
               f"   /a = {c['ratio_over_a']:.2f}x")
     out["stacked"] = []
     if args.stacked:
-        from thesis_lib.allocate import forward_flops
+        from thesis_lib.cli.allocate import forward_flops
 
         flops = forward_flops(model_name)
         for k in args.stacked:

@@ -1,6 +1,6 @@
 """Shared fixtures. Tests that read real data use the source the library resolves (``THESIS_DATA_DIR``, else the
 offline mirror beside the checkout: :func:`thesis_lib.data.registry.mirror_dir`); synthetic data appear only in
-unit tests of pure functions and in the online-path test (tests/test_data_online.py), which serves the real
+unit tests of pure functions and in the online-path test (tests/test_data_registry.py), which serves the real
 small files and a synthetic CIFAR-10 archive from a local HTTP server."""
 
 import os

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from thesis_lib import claims
+from thesis_lib.reporting import claims
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from thesis_lib import profiles
+from thesis_lib.core import profiles
 
 
 def test_outputs_go_to_the_checkout_the_user_runs_in(tmp_path, monkeypatch):
@@ -41,9 +41,10 @@ def test_missing_frost_textures_stop_chapter5_before_training(monkeypatch, tmp_p
     """Without imagecorruptions' frost images a Chapter 5 run used to train to the end and die in evaluation."""
     import importlib.util
 
-    from thesis_lib import corruptions, preflight
-    from thesis_lib.run import prepare
-    from thesis_lib.runspec import make_spec
+    from thesis_lib.training import corruptions
+    from thesis_lib.cli import preflight
+    from thesis_lib.runs.execute import prepare
+    from thesis_lib.runs.spec import make_spec
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",

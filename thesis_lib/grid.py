@@ -1,95 +1,10 @@
-"""Fill the run cache for whole tables without the notebooks (a GPU machine, a Ray cluster, a batch job).
+"""``python -m thesis_lib.grid``: fill the run cache table by table. The code lives in :mod:`thesis_lib.cli.grid`; this
+module keeps the old name working."""
 
-    python -m thesis_lib.grid --chapter 3 --tables 3.1 --profile full --models resnet34a --jobs 8
-    python -m thesis_lib.grid --chapter 5 --tables 5.1 --profile quick --list      # what would train, what is cached
-    python -m thesis_lib.grid --chapter 3 --tables 3.2 --profile quick --engine multi   # runs stacked in one process
-
-It builds the same run specs as the chapter notebooks (so their keys match and the notebooks then only load the
-results), trains the uncached ones through :func:`thesis_lib.run.run_grid`, and prints, per table, how many runs
-are cached and the device-hours they took (wall time x device share). ``--deadline-min`` starts no run after that
-many minutes, for machines lent for a fixed time: a finished run is always saved, so the next call goes on.
-"""
-
-from __future__ import annotations
-
-import argparse
-import sys
-import time
-
-from thesis_lib import cache
-from thesis_lib.data import DataError
-
-
-def table_rows(chapter: int, profile: str, tables, seeds=None, models=None) -> dict:
-    """``{table id: [Row]}`` exactly as the chapter notebook builds them (default settings, no re-tuning)."""
-    if chapter == 3:
-        from thesis_lib import chapter3_grid
-
-        tables = tuple(tables or chapter3_grid.TABLES)
-        return chapter3_grid.build(profile, seeds, models, tables=tables, figures=()).tables
-    if chapter in (4, 5):
-        from thesis_lib import chapter4, chapter5
-
-        mod = chapter4 if chapter == 4 else chapter5
-        if models and len(models) > 1:
-            raise ValueError(f"Chapter {chapter} tables use one model; got {list(models)}")
-        return mod.build_grid(profile, seeds, models[0] if models else None, tuple(tables or mod.TABLES))
-    raise ValueError(f"chapter must be 3, 4 or 5, got {chapter}")
-
-
-def summary(rows: dict, runs_root=None) -> list[dict]:
-    """Per table: distinct runs, how many are cached, and the device-hours of the cached ones."""
-    from thesis_lib.tables import device_hours
-
-    out = []
-    for tid, table in rows.items():
-        specs = list({s.key: s for r in table for s in r.specs}.values())
-        records = [r for r in (cache.load(s, runs_root) for s in specs) if r is not None]
-        out.append({"table": tid, "runs": len(specs), "cached": len(records),
-                    "device_hours": device_hours(records),
-                    "devices": "; ".join(sorted({r["device"] for r in records})) or "-"})
-    return out
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m thesis_lib.grid", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--chapter", type=int, required=True, choices=(3, 4, 5))
-    p.add_argument("--tables", nargs="*", default=None, help="default: every table of the chapter")
-    p.add_argument("--profile", default="quick", choices=("full", "quick", "smoke"))
-    p.add_argument("--seeds", type=int, nargs="*", default=None, help="default: the profile's")
-    p.add_argument("--models", nargs="*", default=None, help="default: the profile's")
-    p.add_argument("--jobs", type=int, default=1, help="runs at once on this machine")
-    p.add_argument("--backend", default=None, choices=("local", "ray"))
-    p.add_argument("--device", default=None, help="cpu, cuda or auto (default)")
-    p.add_argument("--deadline-min", type=float, default=None, help="start no run after this many minutes")
-    p.add_argument("--engine", default=None, choices=("single", "multi"),
-                   help="single: one run per training loop (default; THESIS_ENGINE); multi: stackable runs trained "
-                        "together in this process (thesis_lib.multirun)")
-    p.add_argument("--group-size", type=int, default=None, help="multi engine: at most this many runs per stack")
-    p.add_argument("--list", action="store_true", help="only say what is cached and what would train")
-    a = p.parse_args(argv)
-    from thesis_lib.run import run_grid
-
-    try:
-        rows = table_rows(a.chapter, a.profile, a.tables, a.seeds, a.models)
-        specs = list({s.key: s for table in rows.values() for r in table for s in r.specs}.values())
-        if not a.list:
-            t0 = time.perf_counter()
-            if a.group_size is not None and a.group_size < 1:
-                raise ValueError(f"--group-size must be >= 1, got {a.group_size}")
-            run_grid(specs, device=a.device, jobs=a.jobs, backend=a.backend, engine=a.engine,
-                     group_size=a.group_size, deadline_s=None if a.deadline_min is None else 60 * a.deadline_min)
-            print(f"wall time {time.perf_counter() - t0:.0f} s")
-    except (ValueError, DataError, OSError) as err:  # OSError: an output folder that cannot be written
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"chapter {a.chapter}, profile {a.profile}: {len(specs)} distinct runs")
-    print("| table | runs | cached | device-hours | devices |\n|---|---|---|---|---|")
-    for row in summary(rows):
-        print(f"| {row['table']} | {row['runs']} | {row['cached']} | {row['device_hours']:.3f} | {row['devices']} |")
-    return 0
-
+from thesis_lib.cli.grid import *  # noqa: F401,F403
+from thesis_lib.cli.grid import main
 
 if __name__ == "__main__":
+    import sys
+
     sys.exit(main())

@@ -103,3 +103,9 @@ def load_cifar10_test() -> CIFAR10Test:
     mirror-only reconstruction files are never needed then.
     """
     return _load(registry.active_source(), registry.CIFAR10_ARCHIVE_URL, registry.CIFAR10_ARCHIVE_MD5)
+
+
+def image_source() -> str:
+    """Where the active data source's CIFAR-10 test images come from: ``"official"`` or ``"mirror_reconstruction"``
+    (what a run spec records as ``images``; the one look-up every grid and spec builder uses)."""
+    return load_cifar10_test().provenance.source

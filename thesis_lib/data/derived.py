@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from thesis_lib import CLASSES
-from thesis_lib.data.registry import DataError, Source
+from thesis_lib.data.sources import DataError, Source
 
 _STIMULUS = re.compile(r"mixed_[0-9.]+_[A-Za-z]+_\d+_[A-Za-z]+_\d+\.png")
 
@@ -45,12 +45,13 @@ def content_hash(source: Source, path: Path) -> str | None:
         return None
 
 
-def build(source: Source, cache: Path) -> Path:
+def build(source: Source, cache: Path, fetch) -> Path:
+    """Build ``source`` into ``cache``; ``fetch(url, target, known_hash, what)`` downloads (the registry's)."""
     target = cache / source.path
     if target.is_file() and content_hash(source, target) == source.content_sha256:
         return target
     if source.path == "hmix/first_collection_stimuli.json":
-        content, digest = _first_collection(source, cache)
+        content, digest = _first_collection(source, cache, fetch)
     elif source.path == "glove/cifar10_class_glove.json":
         content, digest = _glove()
     else:  # pragma: no cover - registry and builders are kept in step
@@ -66,8 +67,7 @@ def build(source: Source, cache: Path) -> Path:
     return target
 
 
-def _first_collection(source: Source, cache: Path):
-    from thesis_lib.data.registry import fetch
+def _first_collection(source: Source, cache: Path, fetch):
 
     # the upstream .js is not checksummed itself (only the stimulus list it yields is); re-fetched on every build
     js = cache / "hmix" / "upstream" / Path(source.url).name

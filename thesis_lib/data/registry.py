@@ -5,7 +5,7 @@ Two ways to obtain a file; :func:`mirror_dir` decides which, the same way for ``
 
 * an offline **mirror** (laid out like ``shared/data``, i.e. ``<mirror>/<Source.path>``): the one named by
   ``THESIS_DATA_DIR``; when that is unset, ``<checkout>/../shared/data`` if it exists (the checkout is
-  :func:`thesis_lib.profiles.repo_root`). Files are read there and verified against their sha256.
+  :func:`thesis_lib.core.profiles.repo_root`). Files are read there and verified against their sha256.
 * **download**: ``THESIS_DATA_DIR=download`` (the explicit opt-out, which wins even when a mirror sits beside the
   checkout), or no variable and no mirror beside the checkout. Each file is downloaded once from its canonical URL
   (the original publisher) with pooch into a cache directory (``THESIS_CACHE_DIR``, default
@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
+
+from thesis_lib.data.sources import DataError, Source  # noqa: F401  (defined below the registry: derived uses them)
 
 ENV_MIRROR = "THESIS_DATA_DIR"
 ENV_CACHE = "THESIS_CACHE_DIR"
@@ -34,28 +35,6 @@ DOWNLOAD = "download"
 _GH_CIFAR10H = "https://github.com/jcpeterson/cifar-10h/raw/master/data/"
 _GH_CIFAR10S = "https://github.com/cambridge-mlg/cifar-10s/raw/master/"
 _GH_HMIX = "https://github.com/cambridge-mlg/hill-mixup/raw/main/"
-
-
-class DataError(RuntimeError):
-    """A data file is missing, corrupted or malformed. The message names the file and the fix."""
-
-
-@dataclass(frozen=True)
-class Source:
-    """One file of the mirror layout.
-
-    ``sha256`` is the checksum of the file itself. ``url`` is the canonical download (``None`` for files that
-    exist only in the offline mirror, such as the CIFAR-10 reconstruction). ``derived_from`` names an upstream
-    file the mirror's file was derived from, when the upstream file is not itself the mirror's file; for those,
-    ``content_sha256`` checks the derived *content* rather than the bytes of the upstream file.
-    """
-
-    path: str
-    sha256: str
-    url: str | None
-    description: str
-    derived_from: str | None = None
-    content_sha256: str | None = None
 
 
 SOURCES: dict[str, Source] = {
@@ -160,7 +139,7 @@ def mirror_dir() -> Path | None:
                             f"(laid out like shared/data), or set {ENV_MIRROR}={DOWNLOAD} to download from the "
                             f"original publishers.")
         return path
-    from thesis_lib.profiles import repo_root  # local import: profiles is not part of the data layer
+    from thesis_lib.core.profiles import repo_root  # local import: profiles is not part of the data layer
 
     beside = repo_root().parent / "shared" / "data"
     return beside.resolve() if beside.is_dir() else None
@@ -244,7 +223,7 @@ def _download(source: Source) -> Path:
     if source.derived_from is not None:
         from thesis_lib.data import derived  # local import: only needed online
 
-        return derived.build(source, cache_dir())
+        return derived.build(source, cache_dir(), fetch)
     target = cache_dir() / source.path
     return fetch(source.url, target, f"sha256:{source.sha256}", source.path)
 

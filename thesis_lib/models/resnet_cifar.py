@@ -16,7 +16,7 @@ About 23.5M parameters with 10 classes.
 The same file of the mixup code also defines ``ResNet34()`` as ``ResNet(BasicBlock, [3, 4, 6, 3])``, a plain
 (post-activation) BasicBlock net, although thesis Chapter 5 calls its model a "PreAct ResNet-34".
 :func:`resnet34_mixup` builds that net (about 21.3M parameters) so that the reading not chosen for the full
-profile (see :mod:`thesis_lib.chapter5`) can be run as a sensitivity check.
+profile (see :mod:`thesis_lib.chapters.ch5.runs`) can be run as a sensitivity check.
 """
 
 from __future__ import annotations

@@ -1,0 +1,166 @@
+"""The package's layering (ARCHITECTURE.md): the import graph has no cycle, the engine imports no chapter, no
+notebook cell defines a function or class, and the move into layers changed no run key."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "thesis_lib"
+
+
+def _modules() -> dict[str, tuple[Path, bool]]:
+    out = {}
+    for path in PKG.rglob("*.py"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        is_pkg = parts[-1] == "__init__"
+        out[".".join(parts[:-1] if is_pkg else parts)] = (path, is_pkg)
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    """``{module: modules of thesis_lib it imports}``, every import counted (inside functions too), relative
+    imports resolved; ``from pkg import sub`` counts as importing ``pkg.sub`` (not ``pkg``) when ``sub`` is a
+    module."""
+    mods = _modules()
+
+    def owner(name: str) -> str | None:
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for mod, (path, is_pkg) in mods.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = mod.split(".") if is_pkg else mod.split(".")[:-1]
+                    base = base[:len(base) - (node.level - 1)]
+                    module = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    module = node.module or ""
+                for alias in node.names:
+                    sub = f"{module}.{alias.name}"
+                    found.add(sub if sub in mods else module)
+        graph[mod] = {o for o in (owner(n) for n in found if n.split(".")[0] == "thesis_lib") if o and o != mod}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_the_import_graph_has_no_cycle():
+    graph = import_graph()
+    assert "thesis_lib.runs.run" in graph and graph["thesis_lib.runs.run"], "the graph found no imports"
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+
+
+def test_the_engine_imports_no_chapter_nor_anything_above_it():
+    """The training loop, the run cache and the executors resolve a chapter through the registry at run time."""
+    graph = import_graph()
+    engine = [m for m in graph if m.startswith(("thesis_lib.training", "thesis_lib.runs", "thesis_lib.core",
+                                                "thesis_lib.data", "thesis_lib.labels", "thesis_lib.models"))]
+    assert "thesis_lib.runs.execute" in engine and "thesis_lib.training.multirun" in engine
+    above = ("thesis_lib.chapters", "thesis_lib.reporting", "thesis_lib.cli")
+    shims = {"thesis_lib.run", "thesis_lib.grid", "thesis_lib.allocate", "thesis_lib.report", "thesis_lib.preflight",
+             "thesis_lib.metrics", "thesis_lib.cache"}
+    bad = {m: sorted(t for t in graph[m] if t.startswith(above) or t in shims) for m in engine}
+    assert not {m: t for m, t in bad.items() if t}
+
+
+def test_layers_point_one_way():
+    """data -> labels -> models / training -> runs -> chapters -> reporting -> cli, with core at the bottom."""
+    order = ["thesis_lib.core", "thesis_lib.data", "thesis_lib.labels", "thesis_lib.models", "thesis_lib.training",
+             "thesis_lib.runs", "thesis_lib.chapters", "thesis_lib.reporting", "thesis_lib.cli"]
+
+    def layer(mod: str) -> int | None:
+        hits = [i for i, p in enumerate(order) if mod == p or mod.startswith(p + ".")]
+        return hits[0] if hits else None
+
+    graph = import_graph()
+    upward = []
+    for mod, targets in graph.items():
+        for t in targets:
+            a, b = layer(mod), layer(t)
+            # models and training are side by side: neither imports the other
+            if a is not None and b is not None and (b > a or {a, b} == {3, 4} and a != b):
+                upward.append(f"{mod} -> {t}")
+    assert not upward
+
+
+def test_chapter_registry_resolves_every_chapter():
+    from thesis_lib.runs.chapters import CHAPTERS, chapter_module
+
+    for number, path in CHAPTERS.items():
+        mod = chapter_module(number)
+        assert mod.__name__ == path and callable(mod.run_data) and callable(mod.check_label_method)
+    with pytest.raises(NotImplementedError):
+        chapter_module(7)
+
+
+def _code_cells(nb: Path):
+    for cell in json.loads(nb.read_text())["cells"]:
+        if cell["cell_type"] == "code":
+            src = "".join(cell["source"])
+            # IPython magics and shell escapes are not Python
+            yield "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in src.splitlines())
+
+
+@pytest.mark.parametrize("nb", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_no_notebook_cell_defines_a_function_or_class(nb):
+    defined = [f"{type(n).__name__} {n.name}" for src in _code_cells(nb) for n in ast.walk(ast.parse(src))
+               if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    assert not defined, f"{nb.name} defines {defined}: move them into thesis_lib"
+
+
+def test_the_move_changed_no_run_key():
+    """Keys computed before the package was layered (issue 17): a spec of each chapter hashes as it did."""
+    from thesis_lib.runs.spec import make_spec
+
+    keys = {3: ("T2Clamp", "e51406981a80beafd7e1"), 4: ("agg", "b62e89f7151e93bf0449"),
+            5: ("ent_wc", "dcf1980995f863e3465e")}
+    for chapter, (method, key) in keys.items():
+        assert make_spec(chapter, method, "small_cnn", 0, "smoke", images="mirror_reconstruction").key == key
+
+
+def test_old_entry_points_still_import():
+    """What users type keeps working: the README's imports and ``python -m`` names."""
+    import thesis_lib.cache
+    import thesis_lib.metrics
+    from thesis_lib import allocate, grid, preflight, report, run
+    from thesis_lib.labels import cifar10s_annotator_labels  # noqa: F401
+
+    assert callable(thesis_lib.cache.load_outputs) and callable(thesis_lib.metrics.metrics_from_outputs)
+    for mod in (allocate, grid, preflight, report, run):
+        assert callable(mod.main)
+    assert callable(run.run_grid) and callable(grid.table_rows)

@@ -1,0 +1,107 @@
+"""Chapter 3's figures (and appendix B's). Functions draw onto matplotlib figures and return them; :func:`save`
+(:func:`thesis_lib.chapters.common.save`) writes them under figures/."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+from thesis_lib import CLASSES
+from thesis_lib.chapters.common import OURS, THEIRS, save  # noqa: F401  (the figures' colours and writer)
+from thesis_lib.labels import soft_label
+
+
+def label_varieties(el, gamma: float = 0.1, title: str = ""):
+    """Fig. 3.2: the four labels built from one annotator's elicitation."""
+    fig, axes = plt.subplots(1, 4, figsize=(14, 2.8), sharey=True)
+    for ax, (letter, variety) in zip(axes, zip("ABCD", ("T1Uniform", "T1Clamp", "T2Uniform", "T2Clamp"))):
+        lab = soft_label(el, variety, gamma)
+        colors = ["0.75" if k in el.impossible else OURS for k in range(len(CLASSES))]
+        ax.bar(range(len(CLASSES)), lab, color=colors)
+        ax.set_title(f"{letter}) {variety[:2]}, {variety[2:]}")
+        ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=60, fontsize=8)
+    axes[0].set_ylabel("probability")
+    fig.suptitle(title or describe_elicitation(el), fontsize=9, y=1.04)
+    return fig
+
+
+def describe_elicitation(el) -> str:
+    """One line saying what an annotator answered (the title of Fig. 3.2's panels)."""
+    s = f"most probable: {CLASSES[el.top1]} {el.p1:g}%"
+    if el.top2 is not None:
+        s += f"; second: {CLASSES[el.top2]} {el.p2:g}%"
+    return s + f"; definitely not: {', '.join(CLASSES[k] for k in sorted(el.impossible)) or 'none'} (grey)"
+
+
+def label_comparisons(images: np.ndarray, frame, titles=None):
+    """Figs 3.3, 3.4, B.1, B.2: each image beside its CIFAR-10S (blue) and CIFAR-10H (red) labels."""
+    n = len(frame)
+    fig, axes = plt.subplots(2, n, figsize=(4.2 * n, 5.2), gridspec_kw={"height_ratios": [1.1, 1]}, squeeze=False)
+    x = np.arange(len(CLASSES))
+    for j, (idx, row) in enumerate(frame.iterrows()):
+        axes[0, j].imshow(images[idx], interpolation="lanczos")
+        axes[0, j].set_axis_off()
+        axes[0, j].set_title(titles[j] if titles else f"test image {idx} (CIFAR-10: {CLASSES[row.hard]})", fontsize=9)
+        ax = axes[1, j]
+        ax.bar(x - 0.2, row.cifar10s, 0.4, color=OURS, label=f"CIFAR-10S (M={row.annotators})")
+        ax.bar(x + 0.2, row.cifar10h, 0.4, color=THEIRS, label="CIFAR-10H (M~51)")
+        ax.set_xticks(x, CLASSES, rotation=60, fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def simulator_fit(sim, elicitations_by_band: dict):
+    """Appendix B.5: fitted Beta densities over the human top-1 / top-2 probabilities, and K_p histograms."""
+    from scipy import stats
+
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6))
+    grid = np.linspace(0.005, 0.995, 199)
+    for r, band in enumerate(("low", "high")):
+        fit, els = getattr(sim, band), elicitations_by_band[band]
+        for c, (what, values, ab) in enumerate((("top-1", [e.p1 / 100 for e in els], fit.top1_beta),
+                                                 ("top-2", [e.p2 / 100 for e in els if e.top2 is not None],
+                                                  fit.top2_beta))):
+            ax = axes[r, c]
+            sns.histplot(values, bins=20, stat="density", ax=ax, color="0.7")
+            ax.plot(grid, stats.beta.pdf(grid, *ab), color=OURS, label=f"Beta({ab[0]:.2f}, {ab[1]:.2f})")
+            ax.set_ylim(0, 8)
+            ax.set_title(f"{band}-entropy images: {what} probability")
+            ax.legend(fontsize=8)
+        axes[r, 2].bar(range(10), fit.kp_hist, color=OURS)
+        axes[r, 2].set_title(f"{band}-entropy images: K_p (alternatives left possible)")
+    fig.tight_layout()
+    return fig
+
+
+SERIES = {"cifar10h": ("CIFAR-10H", THEIRS), "T2Clamp": ("CIFAR-10S (T2, Clamp)", OURS)}
+METRIC_NAMES = {"ce": "CE", "calibration": "Calibration", "fgsm_loss": "FGSM loss"}
+
+
+def metric_curves(points, records: dict, eval_sets=("cifar10h", "cifar10s"), x: str = "x", xlabel: str = "",
+                  log_x: bool = False):
+    """Figs 3.5, B.3 and 3.6: each metric against ``x`` per series, mean with 95 % CI bars over the runs."""
+    from thesis_lib.core.summary import mean_ci
+
+    fig, axes = plt.subplots(len(eval_sets), 3, figsize=(13, 3.4 * len(eval_sets)), squeeze=False)
+    for r, es in enumerate(eval_sets):
+        for c, (metric, name) in enumerate(METRIC_NAMES.items()):
+            ax = axes[r, c]
+            for series, (label, color) in SERIES.items():
+                pts = sorted((getattr(p, x), p) for p in points if p.series == series)
+                if not pts:
+                    continue
+                stats_ = [mean_ci(records[s.key]["metrics"][es][metric] for s in p.specs) for _, p in pts]
+                xs = [v for v, _ in pts]
+                ys = [m for m, _ in stats_]
+                err = [0 if np.isnan(h) else h for _, h in stats_]
+                ax.errorbar(xs, ys, yerr=err, fmt="o-", color=color, label=label, capsize=3, ms=4)
+            ax.set_title(f"{name} ({'CIFAR-10H' if es == 'cifar10h' else 'CIFAR-10S'} evaluation)", fontsize=9)
+            ax.set_xlabel(xlabel)
+            if log_x:
+                ax.set_xscale("log")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,131 @@
+"""Section 5.1: humans perceive "softer" category compositions for mixed images.
+
+From the soft labels elicited over 100 mixed images (H-Mix, CIFAR-10S interface), built with the project's own
+T2 Clamp construction (gamma = 0.1): the share of each label's mass placed *off* the two generating classes
+(thesis: 38.3 % +/- 0.6 %), and the Pearson correlation between the mass on an endpoint class and that
+endpoint's mixing coefficient (thesis: r = 0.52). Each annotator's label is one observation; the interval is
+the 95 % t-interval of the mean (the thesis does not say what its +/- is). ``rules="release"`` builds the labels
+with the H-Mix release's rules instead (:mod:`thesis_lib.labels.varieties`); :func:`composition_by_rules` sets
+the two side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from thesis_lib.data import load_hmix_soft_label_elicitations, parse_stimulus
+from thesis_lib.labels import DEFAULT_GAMMA, annotator_labels, two_hot_label
+from thesis_lib.core.summary import mean_ci
+
+
+@dataclass(frozen=True)
+class SoftComposition:
+    off_mass_mean: float       # mean share of mass off the two generating classes
+    off_mass_ci: float
+    pearson_r: float           # mass on an endpoint vs its coefficient
+    pearson_p: float
+    n_labels: int
+    n_images: int
+    frame: pd.DataFrame        # one row per (label, endpoint)
+
+
+def soft_composition(variety: str = "T2Clamp", gamma: float = DEFAULT_GAMMA, rules: str = "thesis") -> SoftComposition:
+    elicited = load_hmix_soft_label_elicitations()
+    labels = annotator_labels(elicited.elicitations, variety, gamma, rules=rules)
+    rows, off = [], []
+    for name, per in labels.items():
+        s = parse_stimulus(name)
+        for m, lab in enumerate(per):
+            on = lab[s.class_a] + (lab[s.class_b] if s.class_b != s.class_a else 0.0)
+            off.append(1.0 - on)
+            rows.append({"stimulus": name, "annotator": m, "endpoint": "a", "coefficient": s.lambda_f,
+                         "mass": lab[s.class_a]})
+            rows.append({"stimulus": name, "annotator": m, "endpoint": "b", "coefficient": 1.0 - s.lambda_f,
+                         "mass": lab[s.class_b]})
+    frame = pd.DataFrame(rows)
+    mean, half = mean_ci(off)
+    r, p = stats.pearsonr(frame.coefficient, frame.mass)
+    return SoftComposition(mean, half, float(r), float(p), len(off), len(labels), frame)
+
+
+def table(sc: SoftComposition) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"statistic": "share of mass off the two generating classes (%)",
+         "computed": f"{100 * sc.off_mass_mean:.1f} ± {100 * sc.off_mass_ci:.1f}", "thesis": "38.3 ± 0.6"},
+        {"statistic": "Pearson r, endpoint mass vs its coefficient", "computed": f"{sc.pearson_r:.2f} (p = {sc.pearson_p:.1g})",
+         "thesis": "0.52"},
+        {"statistic": "labels / mixed images", "computed": f"{sc.n_labels} / {sc.n_images}", "thesis": "- / 100"},
+    ])
+
+
+def composition_by_rules(variety: str = "T2Clamp", gamma: float = DEFAULT_GAMMA) -> pd.DataFrame:
+    """Section 5.1.2's statistics under the thesis's rules and under the H-Mix release's rules."""
+    rows = []
+    for rules in ("thesis", "release"):
+        sc = soft_composition(variety, gamma, rules)
+        rows.append({"rules": rules, "mass off the generating classes (%)":
+                     f"{100 * sc.off_mass_mean:.1f} ± {100 * sc.off_mass_ci:.1f}",
+                     "Pearson r": round(sc.pearson_r, 3), "labels": sc.n_labels, "thesis": "38.3 ± 0.6; r = 0.52"})
+    return pd.DataFrame(rows)
+
+
+def example_labels(name: str, variety: str = "T2Clamp", gamma: float = DEFAULT_GAMMA):
+    """Fig. 5.1: a mixed image's aggregated human label and its mixup (two-hot) label."""
+    elicited = load_hmix_soft_label_elicitations()
+    per = annotator_labels({name: elicited.elicitations[name]}, variety, gamma)[name]
+    s = parse_stimulus(name)
+    return per.mean(0), two_hot_label(s.lambda_f, s.class_a, s.class_b)
+
+
+def example_stimulus(names, classes=("horse", "ship"), lambda_f: float = 0.5) -> str:
+    """The stimulus Fig. 5.1 shows: a 50/50 mix of ``classes`` when H-Mix has one, else the first by name."""
+    from thesis_lib import CLASSES
+
+    want = {CLASSES.index(c) for c in classes}
+    names = sorted(set(names))
+    for n in names:
+        s = parse_stimulus(n)
+        if {s.class_a, s.class_b} == want and abs(s.lambda_f - lambda_f) < 1e-9:
+            return n
+    return names[0]
+
+
+def fig_5_1(image: np.ndarray, name: str, human: np.ndarray, mix: np.ndarray):
+    """A mixed image beside its mixup label and its mean human soft label."""
+    import matplotlib.pyplot as plt
+
+    from thesis_lib import CLASSES
+    from thesis_lib.chapters.common import OURS, THEIRS
+
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1, 2.5]})
+    ax0.imshow(np.clip(np.rint(image), 0, 255).astype(np.uint8))
+    ax0.set_axis_off()
+    ax0.set_title(name, fontsize=7)
+    x = np.arange(len(CLASSES))
+    ax1.bar(x - 0.2, mix, 0.4, color=OURS, label="mixup label")
+    ax1.bar(x + 0.2, human, 0.4, color=THEIRS, label="human soft label (mean)")
+    ax1.set_xticks(x, CLASSES, rotation=60, fontsize=8)
+    ax1.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def fig_c_1(fits: dict):
+    """Appendix C: every class pair's fitted tau_ij(lambda_f) against linear mixup's identity."""
+    import matplotlib.pyplot as plt
+
+    from thesis_lib.training.soft_mixup import logistic
+
+    grid = np.linspace(0, 1, 101)
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for k, m in fits.values():
+        ax.plot(grid, logistic(grid, k, m), lw=0.8, alpha=0.6)
+    ax.plot([0, 1], [0, 1], color="red", lw=1.5, label="linear mixup")
+    ax.set_xlabel("λ_f (weight of the lower-index class)")
+    ax.set_ylabel("τ_ij(λ_f)")
+    ax.legend()
+    return fig

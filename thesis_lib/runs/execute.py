@@ -1,0 +1,184 @@
+"""Execute one run spec on this machine, without the cache: build what it trains on (through the chapter registry,
+:mod:`thesis_lib.runs.chapters`), train it, evaluate it and make its record. The executors (local single runs and
+stacks, :mod:`thesis_lib.runs.run`; Ray tasks, :mod:`thesis_lib.runs.ray_backend`) all go through here."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+import torch
+
+import thesis_lib
+from thesis_lib import data
+from thesis_lib.models import get_model
+from thesis_lib.runs.chapters import run_data as _run_data
+from thesis_lib.runs.spec import RunSpec
+from thesis_lib.training import metrics
+from thesis_lib.training.loop import TrainConfig, check_compile, resolve_device, train
+
+
+def versions() -> dict:
+    import scipy
+    import torchattacks
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "scipy": scipy.__version__, "torchattacks": torchattacks.__version__, "thesis_lib": thesis_lib.__version__}
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def device_share() -> float:
+    """This run's share of its device: ``THESIS_DEVICE_SHARE``, set to 1/N for the N concurrent runs of
+    ``run_grid(jobs=N)`` and to the GPU fraction of a Ray task (device-hours per table are wall time x share)."""
+    share = float(os.environ.get("THESIS_DEVICE_SHARE", "1"))
+    if not 0 < share <= 1:
+        raise ValueError(f"THESIS_DEVICE_SHARE must lie in (0, 1], got {share}")
+    return share
+
+
+
+
+_CORRUPTED: dict = {}   # (images digest, corruption, severity) -> images: built once per process, shared by its runs
+
+
+def corrupted(images_u8: np.ndarray, name: str, severity: int = 3) -> torch.Tensor:
+    """The CIFAR-10-C corruption ``name`` of ``images_u8`` as (N, 3, 32, 32) floats in [0, 1], memoised (building
+    the 15 corrupted sets takes minutes on a CPU; every Chapter 5 run of a process evaluates on the same ones)."""
+    import hashlib
+
+    from thesis_lib.training.corruptions import corrupt
+
+    key = (hashlib.sha1(np.ascontiguousarray(images_u8).tobytes()).hexdigest(), name, severity)
+    if key not in _CORRUPTED:
+        if len(_CORRUPTED) >= 64:
+            _CORRUPTED.clear()
+        _CORRUPTED[key] = torch.as_tensor(corrupt(images_u8, name, severity, seed=0)).permute(0, 3, 1, 2)
+    return _CORRUPTED[key].float().div(255.0)
+
+
+def corruption_ce(model, images_u8, soft_targets, device, severity: int = 3) -> dict:
+    """Mean CE over the 15 CIFAR-10-C corruptions at ``severity`` (plus each one's CE), section 5.2.2."""
+    from thesis_lib.training.corruptions import CORRUPTIONS
+
+    per = {}
+    for name in CORRUPTIONS:
+        x = corrupted(images_u8, name, severity)
+        per[name] = metrics.evaluate(model, x, soft_targets, device=device, fgsm=False)["ce"]
+    return {"corruption_ce": float(np.mean(list(per.values()))), "corruption_ce_by_type": per}
+
+
+@dataclass
+class Prepared:
+    """A run ready to train: its data, its freshly initialised model and its training configuration."""
+
+    spec: RunSpec
+    device: torch.device
+    cifar10: object
+    rd: object
+    model: torch.nn.Module
+    cfg: TrainConfig
+    hooks: dict
+    t0: float
+    setup_s: float
+
+
+def prepare(spec: RunSpec, device: str | torch.device | None = None) -> Prepared:
+    """Everything a run needs before its first step (the model initialised from the spec's seed)."""
+    dev = resolve_device(device)
+    if spec.profile == "full" and dev.type != "cuda":
+        raise ValueError("profile 'full' is the thesis protocol and needs a CUDA GPU; use profile 'quick' on a CPU")
+    t0 = time.perf_counter()
+    cifar10 = data.load_cifar10_test()
+    if cifar10.provenance.source != spec.images:
+        raise ValueError(f"spec expects {spec.images} images but the data source gives {cifar10.provenance.source}")
+    rd = _run_data(spec)
+    if rd.corruption_eval:  # the corrupted evaluation sets need files outside the data: check before training
+        from thesis_lib.training.corruptions import check_available
+
+        check_available()
+    torch.manual_seed(spec.seed)
+    model = get_model(spec.model)
+    cfg = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, momentum=spec.momentum,
+                      weight_decay=spec.weight_decay, milestones=spec.milestones, lr_decay=spec.lr_decay,
+                      grad_clip=spec.grad_clip, augment=spec.augment)
+    hooks = {k: v for k, v in (("batch_hook", rd.batch_hook), ("loss_fn", rd.loss_fn)) if v is not None}
+    return Prepared(spec, dev, cifar10, rd, model, cfg, hooks, t0, time.perf_counter() - t0)
+
+
+def finish(p: Prepared, curve: list[dict], *, engine: str = "single", compile_mode: str = "off",
+           share: float | None = None, train_time: float | None = None) -> dict:
+    """Evaluate a trained run and make its record; the evaluation outputs ride along under ``"outputs"`` (the run
+    cache writes them beside the record, :func:`thesis_lib.runs.cache.save`).
+
+    ``train_time``: the run's part of the training time when it trained beside others (multi-run engine)."""
+    spec, rd, cifar10, dev = p.spec, p.rd, p.cifar10, p.device
+    train_end = time.perf_counter()
+    results, outputs = {}, {}
+    for name, (idx, soft) in rd.eval_sets.items():
+        x = torch.as_tensor(cifar10.images[idx]).permute(0, 3, 1, 2).float().div(255.0)
+        soft_t = torch.as_tensor(soft, dtype=torch.float32)
+        kept = {}
+        results[name] = metrics.evaluate(p.model, x, soft_t, device=dev, eps=spec.fgsm_eps, outputs=kept)
+        outputs[name] = {"idx": np.asarray(idx), **{k: v.numpy() for k, v in kept.items()}}
+        if name in rd.corruption_eval:
+            results[name].update(corruption_ce(p.model, cifar10.images[idx], soft_t, dev))
+    eval_time = time.perf_counter() - train_end
+    train_images = len(rd.targets) * len(curve)
+    if train_time is None:
+        train_time = sum(c["seconds"] for c in curve)
+    if engine == "single":
+        wall = train_end - p.t0 + eval_time
+    else:  # trained beside others: its own set-up and evaluation, plus its part of the shared training
+        wall = p.setup_s + train_time + eval_time
+    return {
+        "key": spec.key, "spec": spec.as_dict(), "label": spec.label(), "profile": spec.profile,
+        "metrics": results, "curve": curve,
+        "wall_time_s": wall, "train_time_s": train_time, "eval_time_s": eval_time,
+        "setup_time_s": wall - train_time - eval_time,
+        "train_images_per_s": train_images / train_time if train_time > 0 else float("nan"),
+        "n_train": int(len(rd.targets)), "device": device_name(dev), "engine": engine, "compile": compile_mode,
+        "device_share": device_share() if share is None else share, "versions": versions(),
+        "image_provenance": cifar10.provenance.as_dict(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "outputs": outputs,
+    }
+
+
+def execute(spec: RunSpec, device: str | None = None, progress: bool = False) -> dict:
+    """Train and evaluate ``spec`` alone (no cache); returns the result record."""
+    compile_mode = check_compile(os.environ.get("THESIS_COMPILE"))  # an execution choice, like the device: not in the key
+    p = prepare(spec, device)
+    curve = train(p.model, p.rd.training_images(p.cifar10.images), p.rd.targets, p.cfg, seed=spec.seed,
+                  device=p.device, progress=progress, desc=spec.label(), compile=compile_mode, **p.hooks)
+    return finish(p, curve, compile_mode=compile_mode)
+
+
+#: PyTorch threads of every CPU run, whatever ``--jobs`` is: a CPU run's numbers depend on its thread count (the
+#: order of floating-point reductions), which is not in the cache key, so it is fixed; the record's ``device``
+#: says it ("cpu (..., 1 threads)"). ``--jobs N`` then runs N one-thread runs at once.
+CPU_THREADS = 1
+
+
+@contextlib.contextmanager
+def run_threads(device: str | None = None):
+    """Run the body with :data:`CPU_THREADS` PyTorch threads when ``device`` resolves to the CPU (restored after);
+    on a GPU the thread count is left as it is."""
+    if resolve_device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(CPU_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

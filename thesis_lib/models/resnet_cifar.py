@@ -26,6 +26,14 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def projection_shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    """1x1 conv + BN where a block changes shape (stride or width), else the identity."""
+    if stride != 1 or in_channels != out_channels:
+        return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                             nn.BatchNorm2d(out_channels))
+    return nn.Identity()
+
+
 class Bottleneck(nn.Module):
     """1x1 reduce -> 3x3 (strided) -> 1x1 expand, post-activation, projection shortcut on shape change."""
 
@@ -40,12 +48,7 @@ class Bottleneck(nn.Module):
         self.bn2 = nn.BatchNorm2d(width)
         self.conv3 = nn.Conv2d(width, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels)
-            )
-        else:
-            self.shortcut = nn.Identity()
+        self.shortcut = projection_shortcut(in_channels, out_channels, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -66,12 +69,7 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels)
-            )
-        else:
-            self.shortcut = nn.Identity()
+        self.shortcut = projection_shortcut(in_channels, out_channels, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))

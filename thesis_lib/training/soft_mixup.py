@@ -79,8 +79,21 @@ def different_class_partners(classes: torch.Tensor, generator: torch.Generator) 
     return torch.where(different, scores + 1.0, scores).argmax(dim=1)
 
 
+class _HostLambda:
+    """What both mixing hooks share: a positive alpha, and lambda ~ Beta(alpha, alpha) drawn from the hook's own host
+    Generator seeded with the run's ``seed`` (no device tensor is read, so no host sync)."""
+
+    def __post_init__(self):
+        if self.alpha <= 0:
+            raise ValueError(f"alpha must be positive, got {self.alpha}")
+        self.rng = hook_rng(self.seed)
+
+    def draw_lambda(self) -> float:
+        return sample_lambda(self.alpha, self.rng)
+
+
 @dataclass
-class MixupHook:
+class MixupHook(_HostLambda):
     """Per-batch mixing. ``lambda_g(lambda_f, class_i, class_j)`` maps the generating coefficient to per-example
     label coefficients (default: lambda_g = lambda_f); the classes are the argmax of the endpoint targets.
     lambda_f is drawn from the hook's own host Generator, seeded with ``seed`` (the run's) at construction."""
@@ -90,13 +103,8 @@ class MixupHook:
     seed: int = 0
     rng: np.random.Generator = field(init=False, repr=False)
 
-    def __post_init__(self):
-        if self.alpha <= 0:
-            raise ValueError(f"alpha must be positive, got {self.alpha}")
-        self.rng = hook_rng(self.seed)
-
     def __call__(self, x, y, generator):
-        lam = sample_lambda(self.alpha, self.rng)
+        lam = self.draw_lambda()
         perm = _permutation(len(x), generator)
         x_mix = lam * x + (1.0 - lam) * x[perm]
         if self.lambda_g is None:
@@ -107,7 +115,7 @@ class MixupHook:
 
 
 @dataclass
-class MixMaxEntHook:
+class MixMaxEntHook(_HostLambda):
     """The clean batch followed by its mixed copy, each example mixed with a partner of a different class
     (:func:`different_class_partners`, the classes being the targets' argmax); targets ``(clean targets, number of
     clean examples)``. lambda is drawn from the hook's own host Generator seeded with ``seed``."""
@@ -116,13 +124,8 @@ class MixMaxEntHook:
     seed: int = 0
     rng: np.random.Generator = field(init=False, repr=False)
 
-    def __post_init__(self):
-        if self.alpha <= 0:
-            raise ValueError(f"alpha must be positive, got {self.alpha}")
-        self.rng = hook_rng(self.seed)
-
     def __call__(self, x, y, generator):
-        lam = sample_lambda(self.alpha, self.rng)
+        lam = self.draw_lambda()
         partner = different_class_partners(y.argmax(1), generator)
         return torch.cat([x, lam * x + (1.0 - lam) * x[partner]]), (y, len(x))
 

@@ -165,7 +165,9 @@ def stacked(model_name, images, labels, epochs, batch, lr, augment, device, k) -
     targets = Targets(fixed=hard_labels(labels))
     curves = multirun.train_stacked(models, [images] * k, [targets] * k, cfg, seeds=list(range(k)), device=device)
     out = _steady([c["seconds"] for c in curves[0]], k * len(images))
-    out["runs"] = k
+    later = curves[0][1:] or curves[0]
+    out.update(runs=k, graph=curves[0][0].get("graph", False), capture_s=curves[0][0].get("capture_s", 0.0),
+               step_ms=1000 * sum(c["seconds"] for c in later) / sum(c["seconds"] / c["step_s"] for c in later))
     return out
 
 
@@ -232,7 +234,8 @@ def measure(args, model_name, batch, images, labels, augment, device, env, peak)
             c["tflops"] = 3 * flops * c["images_per_s"] / 1e12
             c["fraction_of_peak"] = c["tflops"] / peak["tflops"]
             out["stacked"].append(c)
-            print(f"(c) {k} runs stacked, batch {batch}:  {c['images_per_s']:9.1f} images/s aggregate   "
+            print(f"(c) {k} runs stacked, batch {batch}{' (CUDA graph)' if c['graph'] else ''}: {c['step_ms']:.2f} ms "
+                  f"per step, {c['images_per_s']:9.1f} images/s aggregate   "
                   f"/a = {c['ratio_over_a']:.2f}x   {c['tflops']:.3g} TFLOP/s = {100 * c['fraction_of_peak']:.1f} % "
                   f"of the measured peak")
     return out

@@ -144,11 +144,12 @@ def test_no_notebook_cell_defines_a_function_or_class(nb):
 
 
 def test_the_move_changed_no_run_key():
-    """Keys computed before the package was layered (issue 17): a spec of each chapter hashes as it did."""
+    """Keys computed before the package was layered (issue 17): a spec of each chapter hashes as it did. Updated
+    once, on purpose, for CACHE_VERSION 3 (issue 20: per-epoch draws); a change of any other kind must not move them."""
     from thesis_lib.runs.spec import make_spec
 
-    keys = {3: ("T2Clamp", "e51406981a80beafd7e1"), 4: ("agg", "b62e89f7151e93bf0449"),
-            5: ("ent_wc", "dcf1980995f863e3465e")}
+    keys = {3: ("T2Clamp", "0bbd4c4d543670fadaf0"), 4: ("agg", "0037d28caa07ae91650f"),
+            5: ("ent_wc", "66cc1e1a0c3e3110a82e")}
     for chapter, (method, key) in keys.items():
         assert make_spec(chapter, method, "small_cnn", 0, "smoke", images="mirror_reconstruction").key == key
 

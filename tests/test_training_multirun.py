@@ -77,8 +77,70 @@ def test_stacked_equals_single_runs_in_float64(float64, pool, hooked):
         assert [e["lr"] for e in c] == [e["lr"] for e in curve]
         for (name, a), b in zip(single.state_dict().items(), m.state_dict().values()):
             assert torch.allclose(a.double(), b.double(), atol=1e-8, rtol=1e-8), name
+        # and what is evaluated: eval-mode outputs (BatchNorm's running statistics handed back) and their metrics
+        probe, soft = _data(99)[0], torch.eye(10, dtype=torch.float64)[torch.arange(N) % 10]
+        x = torch.as_tensor(probe).permute(0, 3, 1, 2).double() / 255
+        with torch.no_grad():
+            la, lb = single.eval()(x), m.eval()(x)
+        assert torch.allclose(la, lb, atol=1e-8, rtol=1e-8)
+        ma = metrics.metrics_from_outputs(torch.log_softmax(la, 1).numpy(), soft.numpy())
+        mb = metrics.metrics_from_outputs(torch.log_softmax(lb, 1).numpy(), soft.numpy())
+        assert mb["ce"] == pytest.approx(ma["ce"], abs=1e-10) and mb["accuracy"] == ma["accuracy"]
+        assert mb["calibration"] == pytest.approx(ma["calibration"], abs=1e-10)
     # and the runs really differ from each other (the test could not pass by training one model K times)
     assert not torch.allclose(stacked[0].net.linear.weight, stacked[1].net.linear.weight)
+
+
+def test_stacked_equals_single_with_a_hook_that_grows_the_batch_and_its_own_loss(float64):
+    """Mix-MaxEnt's hook appends the mixed copy (2B images) and hands its loss a (targets, count) pair: the stacked
+    step must train each run exactly as the single loop does (the first smoke run of it crashed the stacked step)."""
+    from thesis_lib.training import soft_mixup as S
+
+    seeds, cfg = [0, 1], TrainConfig(epochs=2, batch_size=20, lr=0.05, milestones=(1,), grad_clip=0.5, augment=True)
+    data = [_data(s) for s in seeds]
+    singles = [_model(s) for s in seeds]
+    for s, m, (im, t) in zip(seeds, singles, data):
+        train(m, im, t, cfg, seed=s, device="cpu", batch_hook=S.MixMaxEntHook(10.0, seed=s),
+              loss_fn=S.mix_maxent_loss(1.0))
+    stacked = [_model(s) for s in seeds]
+    multirun.train_stacked(stacked, [d[0] for d in data], [d[1] for d in data], cfg, seeds=seeds, device="cpu",
+                           batch_hooks=[S.MixMaxEntHook(10.0, seed=s) for s in seeds],
+                           loss_fns=[S.mix_maxent_loss(1.0) for _ in seeds])
+    for single, m in zip(singles, stacked):
+        for (name, a), b in zip(single.state_dict().items(), m.state_dict().values()):
+            assert torch.allclose(a.double(), b.double(), atol=1e-8, rtol=1e-8), name
+
+
+def test_stacked_batchnorm_never_sees_bf16_beside_float32_statistics(monkeypatch):
+    """The bf16 crash of stacked PreAct ResNets on an H100 ("Expected running_mean to have type BFloat16 but got
+    Float" in backward): a bias-free convolution under bf16 autocast hands BatchNorm a bf16 input, and vmap's
+    BatchNorm rule then mixes dtypes. A CPU does not crash (and its autocast does not cast under vmap), so check the
+    cause: under bf16 autocast the plain model's BatchNorm gets bf16 (the hazard), while every BatchNorm of the
+    stacked architecture, called for one model's slice of the stacked weights, gets float32 (the fix); the vmapped
+    forward and backward then run."""
+    import torch.nn.functional as F
+
+    seen = []
+    real = F.batch_norm
+
+    def spy(inp, *a, **k):
+        seen.append(inp.dtype)
+        return real(inp, *a, **k)
+
+    monkeypatch.setattr(F, "batch_norm", spy)
+    models = [get_model("preact_resnet18") for _ in range(2)]
+    x = torch.rand(2, 4, 3, 32, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        models[0](x[0])
+    assert torch.bfloat16 in seen                                # the hazard exists without the fix
+    seen.clear()
+    forward, params, buffers = multirun.stacked_forward(models)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        forward.one({k: v[0] for k, v in params.items()}, {k: v[0] for k, v in buffers.items()}, x[0])
+    assert len(seen) > 10 and set(seen) == {torch.float32}, set(seen)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = forward(params, buffers, x)
+    logits.float().sum().backward()                              # and the stacked backward runs
 
 
 def test_clipping_is_per_run():
@@ -158,9 +220,10 @@ def test_outputs_recompute_metrics_exactly_in_float32():
 
 
 def test_chapter5_specs_stack(tmp_path):
-    specs = [make_spec(5, "ent_wc", None, s, "smoke", train_subset=256, eval_subset=100, epochs=1) for s in (0, 1)]
+    specs = [make_spec(5, algo, None, s, "smoke", train_subset=256, eval_subset=100, epochs=1)
+             for algo in ("ent_wc", "mix_maxent") for s in (0, 1)]
     recs = run_group(specs, device="cpu", runs_root=tmp_path)
-    assert [r["engine"] for r in recs] == ["multi (2 stacked)"] * 2
+    assert [r["engine"] for r in recs] == ["multi (2 stacked)"] * 4
     assert all(np.isfinite(r["metrics"]["cifar10h"]["corruption_ce"]) for r in recs)
     assert recs[0]["metrics"]["cifar10h"]["ce"] != recs[1]["metrics"]["cifar10h"]["ce"]
 

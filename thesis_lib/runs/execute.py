@@ -116,23 +116,36 @@ def prepare(spec: RunSpec, device: str | torch.device | None = None) -> Prepared
 
 
 def finish(p: Prepared, curve: list[dict], *, engine: str = "single", compile_mode: str = "off",
-           share: float | None = None, train_time: float | None = None) -> dict:
+           share: float | None = None, train_time: float | None = None, evaluated: dict | None = None,
+           evaluated_time: float = 0.0) -> dict:
     """Evaluate a trained run and make its record; the evaluation outputs ride along under ``"outputs"`` (the run
     cache writes them beside the record, :func:`thesis_lib.runs.cache.save`).
 
-    ``train_time``: the run's part of the training time when it trained beside others (multi-run engine)."""
+    ``train_time``: the run's part of the training time when it trained beside others (multi-run engine).
+    ``evaluated``: evaluation sets already evaluated for this run, name -> ``(results, outputs)`` as
+    :func:`thesis_lib.training.metrics.evaluate` returns and fills them (the multi-run engine evaluates a stack at
+    once, :mod:`thesis_lib.training.stacked_eval`); those sets are not evaluated again, the others are. Results that
+    already hold ``corruption_ce`` keep it; otherwise a corruption set's CE is computed here. ``evaluated_time``: the
+    run's share of that evaluation's time (seconds)."""
     spec, rd, cifar10, dev = p.spec, p.rd, p.cifar10, p.device
+    evaluated = evaluated or {}
     train_end = time.perf_counter()
     results, outputs = {}, {}
     for name, (idx, soft) in rd.eval_sets.items():
-        x = torch.as_tensor(cifar10.images[idx]).permute(0, 3, 1, 2).float().div(255.0)
         soft_t = torch.as_tensor(soft, dtype=torch.float32)
-        kept = {}
-        results[name] = metrics.evaluate(p.model, x, soft_t, device=dev, eps=spec.fgsm_eps, outputs=kept)
+        if name in evaluated:
+            res, kept = evaluated[name]
+            results[name] = dict(res)
+        else:
+            x = torch.as_tensor(cifar10.images[idx]).permute(0, 3, 1, 2).float().div(255.0)
+            kept = {}
+            results[name] = metrics.evaluate(p.model, x, soft_t, device=dev, eps=spec.fgsm_eps, outputs=kept)
         outputs[name] = {"idx": np.asarray(idx), **{k: v.numpy() for k, v in kept.items()}}
-        if name in rd.corruption_eval:
+        if name in rd.corruption_eval and "corruption_ce" not in results[name]:
             results[name].update(corruption_ce(p.model, cifar10.images[idx], soft_t, dev))
-    eval_time = time.perf_counter() - train_end
+    # A stacked evaluation ran before this call, for all its runs at once: each run is charged its equal share of
+    # that time (evaluated_time), so that the eval times of a stack's records add up to the time it took.
+    eval_time = time.perf_counter() - train_end + evaluated_time
     train_images = len(rd.targets) * len(curve)
     if train_time is None:
         train_time = sum(c["seconds"] for c in curve)

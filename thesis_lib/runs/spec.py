@@ -13,7 +13,9 @@ from thesis_lib.core import profiles
 #: Bump when the meaning of a field or the training code changes in a way that alters results.
 #: 2: issue 14 (calibration bins per evaluation set, Ent-WC weight with gradient, M = 6 CIFAR-10S annotators and
 #: evaluation label, real CIFAR-10S soft endpoints, different-class Mix-MaxEnt, host-seeded mixup lambdas).
-CACHE_VERSION = 2
+#: 3: issue 20 (each run's order, crops, flips and annotator picks drawn once per epoch, thesis_lib.training.loop.epoch_draws,
+#: so the single-run loop and the captured multi-run step consume one stream; no full-profile run existed).
+CACHE_VERSION = 3
 
 CHAPTER_PROTOCOL = {3: "chapter3", 4: "mixup", 5: "mixup"}
 

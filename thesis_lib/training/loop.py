@@ -1,7 +1,11 @@
 """The training loop shared by every chapter: soft-target SGD with the data resident on the device.
 
 Images live on the device as one uint8 tensor; each batch is indexed, scaled to [0, 1] and augmented there
-(:mod:`thesis_lib.training.augment`), so no per-image Python runs in the loop. Targets are either fixed soft labels or a
+(:mod:`thesis_lib.training.augment`), so no per-image Python runs in the loop. A run's randomness is drawn once per
+epoch from its own generator (:func:`epoch_draws`: the order, every image's crop offsets and mirror coin, and the
+uniform number that picks its annotator), and each step only slices it: the multi-run engine
+(:mod:`thesis_lib.training.multirun`) draws the same way, so a run trains identically in either engine, and a
+captured CUDA graph can replay a step with nothing drawn inside it. Mixing hooks still draw per step. Targets are either fixed soft labels or a
 de-aggregated pool from which one annotator's label is drawn per image per batch. Hooks let the mixup chapters
 rewrite a batch (``batch_hook``: mixing with a label policy) and swap the loss (``loss_fn``).
 
@@ -25,7 +29,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from thesis_lib.training.augment import crop_flip
+from thesis_lib.training.augment import PAD, crop_flip_at
 from thesis_lib.training.metrics import soft_cross_entropy
 
 
@@ -80,12 +84,22 @@ class Targets:
             return self.pool, self.counts
         return self.fixed[:, None, :], torch.ones(len(self.fixed), dtype=torch.long)
 
-    def batch(self, idx: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def batch(self, idx: torch.Tensor, generator: torch.Generator | None = None,
+              u: torch.Tensor | None = None) -> torch.Tensor:
+        """The targets of images ``idx``; from a pool, annotator ``floor(u * count)`` of each image, with ``u``
+        uniform in [0, 1) (given, as :func:`epoch_draws` draws it, or drawn here from ``generator``)."""
         if self.fixed is not None:
             return self.fixed[idx]
         counts = self.counts[idx]
-        pick = (torch.rand(len(idx), device=idx.device, generator=generator) * counts).long()
+        if u is None:
+            u = torch.rand(len(idx), device=idx.device, generator=generator)
+        pick = (u * counts).long()
         return self.pool[idx, pick]
+
+    def as_pool(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(pool (N, M, 10), counts (N,))``; fixed targets are a pool of one label per image, which
+        :meth:`batch` picks whatever ``u`` is, so both forms give the same batches."""
+        return self._as_pool()
 
 
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
@@ -121,6 +135,24 @@ def images_to_device(images: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.as_tensor(arr).permute(0, 3, 1, 2).contiguous().to(device)
 
 
+def epoch_draws(n: int, generator: torch.Generator, device) -> dict[str, torch.Tensor]:
+    """One epoch's randomness of one run, in a fixed order from its generator: the image order, and for each of the
+    ``n`` positions in it a crop offset pair, a mirror coin and the uniform number picking the image's annotator.
+    Everything is drawn whether or not the run augments or has an annotator pool, so the stream does not depend on
+    what a run uses (positions, not images, index the per-image draws)."""
+    order = torch.randperm(n, device=device, generator=generator)
+    dy = torch.randint(0, 2 * PAD + 1, (n,), device=device, generator=generator)
+    dx = torch.randint(0, 2 * PAD + 1, (n,), device=device, generator=generator)
+    flip = torch.rand(n, device=device, generator=generator) < 0.5
+    u = torch.rand(n, device=device, generator=generator)
+    return {"order": order, "dy": dy, "dx": dx, "flip": flip, "u": u}
+
+
+def lr_at(cfg: TrainConfig, epoch: int) -> float:
+    """The learning rate of 0-based ``epoch``: MultiStepLR stepped after every epoch."""
+    return cfg.lr * cfg.lr_decay ** sum(epoch >= m for m in cfg.milestones)
+
+
 def train(model: nn.Module, images: np.ndarray, targets: Targets, cfg: TrainConfig, *, seed: int,
           device: torch.device | str | None = None, batch_hook: BatchHook | None = None,
           loss_fn: LossFn = soft_cross_entropy, progress: bool = False, desc: str = "train",
@@ -150,16 +182,17 @@ def train(model: nn.Module, images: np.ndarray, targets: Targets, cfg: TrainConf
     for epoch in bar:
         model.train()
         t0 = time.perf_counter()
-        order = torch.randperm(n, device=device, generator=gen)
+        d = epoch_draws(n, gen, device)
         total, seen = torch.zeros((), device=device), 0
         for lo in range(0, n, cfg.batch_size):
-            idx = order[lo:lo + cfg.batch_size]
+            at = slice(lo, lo + cfg.batch_size)
+            idx = d["order"][at]
             if len(idx) < 2:  # BatchNorm cannot train on a single example
                 continue
             x = x_all[idx].to(dtype).div_(255.0)
             if cfg.augment:
-                x = crop_flip(x, gen)
-            y = y_all.batch(idx, gen)
+                x = crop_flip_at(x, d["dy"][at], d["dx"][at], d["flip"][at])
+            y = y_all.batch(idx, u=d["u"][at])
             if batch_hook is not None:
                 x, y = batch_hook(x, y, gen)
             x = x.contiguous(memory_format=torch.channels_last)

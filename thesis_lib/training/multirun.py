@@ -1,28 +1,36 @@
-"""Many runs at once on one device: K runs of one architecture trained as one stacked model.
+"""Many runs at once on one device: K runs of one architecture trained as one stacked model, on a GPU as one
+captured CUDA graph per step.
 
 A GPU is lent to this project for minutes at a time, and a single Chapter 3 run (ResNet-34A, batch 32) cannot keep
-it busy: each step is ~800 small kernels, so the host's launch rate, not the GPU, sets the pace. Here the K models'
-parameters and BatchNorm buffers are stacked along a leading dimension (``torch.func.stack_module_state``) and one
-``vmap``-ed ``functional_call`` runs all K forward and backward passes as batched (grouped) kernels: a step costs
-about the launches of one run, whatever K is.
+it busy: a step is ~800 small kernels, so the host's launch rate, not the GPU, sets the pace (measured on an H100:
+70-120 ms per eager stacked step whatever K, against 2-4 ms of arithmetic for 48 runs). So:
 
-Every run stays exactly its own ``RunSpec``:
-* its model is initialised from its own seed (the caller builds it, as for a single run);
-* its batch order, crops, flips, annotator draws and mixing come from its own generator, drawn in the same order as
-  :func:`thesis_lib.training.loop.train` draws them, so the data stream is the single run's stream;
-* its loss is its own (the K losses are summed, and a sum's gradient with respect to model k's parameters is model
-  k's gradient alone); gradient clipping uses each run's own gradient norm; SGD's momentum and weight decay are
-  element-wise, so stacked parameters update exactly as separate ones;
-* BatchNorm keeps per-model statistics (the running buffers are stacked too).
+* the K models' parameters and BatchNorm buffers are stacked along a leading dimension
+  (``torch.func.stack_module_state``) and one ``vmap``-ed ``functional_call`` runs all K forward and backward passes
+  as batched (grouped) kernels;
+* each run's randomness is drawn once per epoch from its own generator (:func:`thesis_lib.training.loop.epoch_draws`,
+  exactly as the single-run loop draws it) into static device buffers, and the step (:class:`_Stack.step`) is index
+  arithmetic on them: gather the K batches, crop and flip, pick annotators, forward, loss, backward, per-run
+  clipping, SGD with momentum and weight decay by hand with the learning rate as a device tensor, and the loss
+  tally. Nothing in it reads the host or draws a random number;
+* on a GPU that step is captured once per stack (``torch.cuda.graph``) and replayed: a step costs the host one
+  graph launch. The epoch's short last batch (6,900 = 215 x 32 + 20) has a graph of its own. On a CPU the same
+  step function runs eagerly (tests compare it with the single-run loop there).
 
-What differs is arithmetic only: a stacked convolution is one grouped convolution, whose reduction order differs
-from K separate ones, so results agree with single runs to float rounding at the first step and drift apart like
-any two bit-different trainings after many (tests: equal within a tolerance at the smoke profile). The record says
-which engine trained a run (``engine``); the engine is not part of the cache key, like the device.
+Every run stays exactly its own ``RunSpec``: its initialisation (the caller builds each model from its seed), its
+data stream (its generator, in the single loop's order of draws), its loss, its gradient clipping (its own norm),
+its schedule and its BatchNorm statistics (stacked buffers, updated in place). The K losses are summed, and a sum's
+gradient with respect to model k's parameters is model k's gradient alone. What differs is arithmetic only (a
+stacked convolution is one grouped convolution); the record says which engine trained a run (``engine``), which is
+not part of the cache key, like the device.
 
-Runs stack when everything that shapes a step is equal: architecture, epochs, batch size, learning-rate schedule,
-SGD settings, clipping, augmentation, the number of training images and the batch policy's shape (Mix-MaxEnt
-doubles its batch). :func:`group_key` says which.
+BatchNorm sees float32 inputs: under bf16 autocast a bias-free convolution hands BatchNorm a bf16 tensor, and
+vmap's BatchNorm rule then makes its stand-in weight in bf16 beside float32 running statistics, which the CUDA
+backward refuses ("Expected running_mean to have type BFloat16 but got Float", PreAct ResNets on an H100). A
+pre-hook on every BatchNorm of the stacked model casts its input to float32 first (:func:`stacked_forward`).
+
+Runs with a mixing hook or their own loss (Chapters 4 and 5) draw inside the step, so they train eagerly (stacked,
+not captured). Runs stack when everything that shapes a step is equal: :func:`group_key` says which.
 """
 
 from __future__ import annotations
@@ -38,8 +46,9 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
-from thesis_lib.training.augment import crop_flip
-from thesis_lib.training.loop import Targets, TrainConfig, images_to_device, resolve_device
+from thesis_lib.training.augment import crop_flip_at
+from thesis_lib.training.loop import Targets, TrainConfig, epoch_draws, images_to_device, lr_at, resolve_device
+from thesis_lib.training.metrics import soft_cross_entropy
 
 
 class DeadlineExceeded(RuntimeError):
@@ -64,6 +73,47 @@ def groups(specs, max_size: int | None = None) -> list[list]:
     return sorted(out, key=lambda g: specs.index(g[0]))
 
 
+# --- which architectures capture their step (the allocation's self-check may turn one off) -------------------------
+
+_GRAPHS_OFF: set[str] = set()
+
+
+def set_graphs(model_name: str, enabled: bool) -> None:
+    """Turn CUDA-graph capture on or off for one architecture (off: its stacks train eagerly)."""
+    (_GRAPHS_OFF.discard if enabled else _GRAPHS_OFF.add)(model_name)
+
+
+def graphs_enabled(model_name: str) -> bool:
+    return model_name not in _GRAPHS_OFF
+
+
+# --- the stacked model -------------------------------------------------------------------------------------------
+
+def _bn_input_float32(module, args):
+    """BatchNorm pre-hook: a reduced-precision input is cast to float32 (see the module docstring)."""
+    x = args[0]
+    return (x.float(),) + tuple(args[1:]) if x.dtype in (torch.bfloat16, torch.float16) else None
+
+
+def stacked_forward(models: list[nn.Module]):
+    """``(forward, params, buffers)``: the K models' weights stacked (new leaf tensors, (K, ...) each) and
+    ``forward(params, buffers, x)`` mapping x (K, B, C, H, W) to logits (K, B, classes), model k on x[k]. Every
+    BatchNorm of the shared architecture casts its input to float32 first."""
+    params, buffers = stack_module_state(models)
+    base = copy.deepcopy(models[0]).to("meta")      # the architecture only; weights come from the stacks
+    base.train(models[0].training)
+    for m in base.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.register_forward_pre_hook(_bn_input_float32)
+
+    def one(p, b, x):
+        return functional_call(base, (p, b), (x,))
+
+    forward = vmap(one)
+    forward.one = one                                 # model k alone: one(params[k], buffers[k], x[k]) (tests)
+    return forward, params, buffers           # randomness="error": the models must draw no random numbers
+
+
 def _clip_per_run(grads: list[torch.Tensor], max_norm: float, k: int) -> None:
     """``clip_grad_norm_`` applied to each run's own gradients (the slices [r] of every stacked gradient)."""
     norms = torch.stack([torch.linalg.vector_norm(g.reshape(k, -1), dim=1) for g in grads])  # (params, K)
@@ -73,14 +123,120 @@ def _clip_per_run(grads: list[torch.Tensor], max_norm: float, k: int) -> None:
         g.mul_(coef.view(k, *([1] * (g.dim() - 1))))
 
 
+class _Stack:
+    """The device state of K runs (weights, momenta, data, this epoch's draws) and the step that advances them."""
+
+    def __init__(self, models, images, targets, cfg: TrainConfig, seeds, device, batch_hooks, loss_fns):
+        self.k, self.cfg, self.device = len(models), cfg, device
+        self.cuda = device.type == "cuda"
+        self.forward, self.params, self.buffers = stacked_forward(models)
+        self.plist = list(self.params.values())
+        self.dtype = self.plist[0].dtype            # float32; float64 only where tests compare the engines exactly
+        self.momenta = [torch.zeros_like(p) for p in self.plist]
+        self.lr = torch.zeros((), device=device, dtype=self.dtype)
+        self.hooks, self.loss_fns = list(batch_hooks), list(loss_fns)
+        self.n = n = len(targets[0])
+        # the K training sets side by side: (K * n, C, H, W) pixels, (K * n, M, 10) annotator pools
+        self.x = torch.cat([images_to_device(im, device) for im in images])
+        pools = [t.as_pool() for t in targets]
+        width = max(p.shape[1] for p, _ in pools)
+        self.pool = torch.cat([F.pad(p, (0, 0, 0, width - p.shape[1])) for p, _ in pools]).to(device)
+        self.counts = torch.cat([c for _, c in pools]).to(device)
+        self.offset = (torch.arange(self.k, device=device) * n)[:, None]     # run r's rows start at r * n
+        self.gens = []
+        for s in seeds:
+            g = torch.Generator(device=device)
+            g.manual_seed(int(s))
+            self.gens.append(g)
+        self.draws = {name: None for name in ("order", "dy", "dx", "flip", "u")}
+        self.totals = torch.zeros(self.k, device=device, dtype=self.dtype)
+
+    def new_epoch(self, epoch: int) -> None:
+        """Draw every run's epoch (its own generator, the single loop's order) into the static draw buffers."""
+        per = [epoch_draws(self.n, g, self.device) for g in self.gens]
+        for name in self.draws:
+            fresh = torch.stack([d[name] for d in per])
+            if self.draws[name] is None:
+                self.draws[name] = fresh
+            else:                                   # same storage: a captured graph reads these very buffers
+                self.draws[name].copy_(fresh)
+        self.lr.fill_(lr_at(self.cfg, epoch))
+        self.totals.zero_()
+
+    def step(self, pos: torch.Tensor) -> None:
+        """One SGD step of all K runs on the epoch positions ``pos`` (B,), then ``pos += B``. Host-free: fit for
+        capture as long as no run has a hook or a loss of its own."""
+        k, b, cfg = self.k, pos.shape[0], self.cfg
+        idx = self.draws["order"][:, pos]                           # (K, B): each run's images at these positions
+        rows = (idx + self.offset).reshape(-1)
+        x = self.x[rows].to(self.dtype).div_(255.0)
+        if cfg.augment:
+            x = crop_flip_at(x, self.draws["dy"][:, pos].reshape(-1), self.draws["dx"][:, pos].reshape(-1),
+                             self.draws["flip"][:, pos].reshape(-1))
+        pick = (self.draws["u"][:, pos].reshape(-1) * self.counts[rows]).long()
+        y = self.pool[rows, pick]                       # float32, as the single loop's targets
+        x, y = x.view(k, b, *x.shape[1:]), y.view(k, b, -1)
+        ys = y
+        if any(h is not None for h in self.hooks):              # eager only: hooks draw from the run's generator
+            mixed = [h(x[r], y[r], self.gens[r]) if h is not None else (x[r], y[r]) for r, h in enumerate(self.hooks)]
+            # a hook may change the batch's size (Mix-MaxEnt appends the mixed copy) and hand its loss a target
+            # of its own shape (clean targets, count): the stacked runs share the hook, so the x's stack; the
+            # targets stay per run for the runs' own losses
+            x, ys = torch.stack([m[0] for m in mixed]), [m[1] for m in mixed]
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.cuda, cache_enabled=False):
+            logits = self.forward(self.params, self.buffers, x)
+        logits = logits if logits.dtype == torch.float64 else logits.float()
+        if all(f is None for f in self.loss_fns):  # soft cross-entropy of every run at once
+            y = ys if isinstance(ys, torch.Tensor) else torch.stack(ys)
+            losses = -(y * F.log_softmax(logits, dim=-1)).sum(-1).mean(-1)
+        else:
+            losses = torch.stack([(self.loss_fns[r] or soft_cross_entropy)(logits[r], ys[r]) for r in range(k)])
+        grads = list(torch.autograd.grad(losses.sum(), self.plist))
+        with torch.no_grad():
+            if cfg.grad_clip is not None:
+                _clip_per_run(grads, cfg.grad_clip, k)
+            # torch.optim.SGD (dampening 0, not Nesterov) element-wise, with the learning rate on the device
+            torch._foreach_add_(grads, self.plist, alpha=cfg.weight_decay)
+            torch._foreach_mul_(self.momenta, cfg.momentum)
+            torch._foreach_add_(self.momenta, grads)
+            torch._foreach_add_(self.plist, torch._foreach_mul(self.momenta, self.lr), alpha=-1.0)
+            self.totals.add_(losses.detach().to(self.dtype) * b)
+            pos.add_(b)
+
+    def state(self) -> list[torch.Tensor]:
+        return self.plist + list(self.buffers.values()) + self.momenta + [self.totals]
+
+    def capture(self, b: int) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
+        """A CUDA graph of :meth:`step` at batch ``b`` and its static position buffer. The warm-up steps the capture
+        needs run on copies of the state, which is restored after, so capturing changes no run."""
+        pos = torch.arange(b, device=self.device)
+        saved = [t.clone() for t in self.state()]
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                pos.copy_(torch.arange(b, device=self.device))
+                self.step(pos)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self.step(pos)
+        with torch.no_grad():
+            for t, s in zip(self.state(), saved):
+                t.copy_(s)
+        return graph, pos
+
+
 def train_stacked(models: list[nn.Module], images: list[np.ndarray], targets: list[Targets], cfg: TrainConfig, *,
                   seeds: list[int], device: torch.device | str | None = None, batch_hooks=None, loss_fns=None,
-                  progress: bool = False, desc: str = "stacked", deadline: float | None = None) -> list[list[dict]]:
+                  progress: bool = False, desc: str = "stacked", deadline: float | None = None,
+                  graph: bool | None = None) -> list[list[dict]]:
     """Train K models of one architecture together, in place; returns each run's curve (one dict per epoch).
 
     ``images[k]`` / ``targets[k]`` / ``seeds[k]`` / ``batch_hooks[k]`` / ``loss_fns[k]`` are what
-    :func:`thesis_lib.training.loop.train` would get for run k. ``deadline`` (``time.monotonic()`` value): after each epoch
-    the group's end is projected from its pace, and a group that would end past the deadline raises
+    :func:`thesis_lib.training.loop.train` would get for run k. ``graph``: capture the step as a CUDA graph (default:
+    on a GPU when no run has a hook or a loss of its own). ``deadline`` (``time.monotonic()`` value): after each
+    epoch the group's end is projected from its pace, and a group that would end past the deadline raises
     :class:`DeadlineExceeded` at once rather than be killed from outside with nothing saved.
     """
     k = len(models)
@@ -93,81 +249,56 @@ def train_stacked(models: list[nn.Module], images: list[np.ndarray], targets: li
         raise ValueError(f"stacked runs need the same number of training images; got "
                          f"{sorted({len(t) for t in targets})} targets and {sorted({len(im) for im in images})} images")
     device = resolve_device(device)
-    cuda = device.type == "cuda"
+    hookless = all(h is None for h in batch_hooks) and all(f is None for f in loss_fns)
+    if graph is None:
+        graph = device.type == "cuda" and hookless
+    if graph and (device.type != "cuda" or not hookless):
+        raise ValueError("a CUDA graph needs a GPU and runs without mixing hooks or losses of their own")
     for m in models:
         m.to(device=device).train()
-    params, buffers = stack_module_state(models)      # new leaf tensors: (K, ...) each
-    base = copy.deepcopy(models[0]).to("meta")        # the architecture only; weights come from the stacks
-
-    def one(p, b, x):
-        return functional_call(base, (p, b), (x,))
-
-    forward = vmap(one)                               # randomness="error": the models must draw no random numbers
-    on_device: dict[int, torch.Tensor] = {}           # runs sharing one image array share one device copy
-    x_all = [on_device.setdefault(id(im), images_to_device(im, device)) for im in images]
-    y_all = [t.to(device) for t in targets]
-    gens = []
-    for s in seeds:
-        g = torch.Generator(device=device)
-        g.manual_seed(int(s))
-        gens.append(g)
-    plist = list(params.values())
-    opt = torch.optim.SGD(plist, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones), gamma=cfg.lr_decay)
-    default_loss = all(f is None for f in loss_fns)
-    dtype = plist[0].dtype  # float32; float64 only where tests compare the engines exactly
+    st = _Stack(models, images, targets, cfg, seeds, device, batch_hooks, loss_fns)
+    b = cfg.batch_size
+    full, tail = divmod(n, b)
+    tail = tail if tail >= 2 else 0                  # as train(): BatchNorm cannot train on a single example
+    graphs: dict[int, tuple] = {}
     curves: list[list[dict]] = [[] for _ in range(k)]
     start = time.monotonic()
+    capture_s = 0.0
     bar = tqdm(range(cfg.epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
-        orders = [torch.randperm(n, device=device, generator=g) for g in gens]
-        totals, seen = torch.zeros(k, device=device), 0
-        for lo in range(0, n, cfg.batch_size):
-            if min(cfg.batch_size, n - lo) < 2:  # as train(): BatchNorm cannot train on a single example
+        st.new_epoch(epoch)
+        if graph and not graphs:                     # captured once, on the first epoch's buffers
+            c0 = time.perf_counter()
+            graphs = {size: st.capture(size) for size in {b, tail} - {0}}
+            capture_s = time.perf_counter() - c0
+        for size, lo, count in ((b, 0, full), (tail, full * b, 1 if tail else 0)):   # full batches, short one
+            if not count:
                 continue
-            xs, ys = [], []
-            for r in range(k):  # each run's batch from its own generator, in train()'s order of draws
-                idx = orders[r][lo:lo + cfg.batch_size]
-                x = x_all[r][idx].to(dtype).div_(255.0)
-                if cfg.augment:
-                    x = crop_flip(x, gens[r])
-                y = y_all[r].batch(idx, gens[r])
-                if batch_hooks[r] is not None:
-                    x, y = batch_hooks[r](x, y, gens[r])
-                xs.append(x)
-                ys.append(y)
-            x = torch.stack(xs)
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
-                logits = forward(params, buffers, x)
-            logits = logits if logits.dtype == torch.float64 else logits.float()
-            if default_loss:  # soft cross-entropy of every run at once (metrics.soft_cross_entropy, per run)
-                losses = -(torch.stack(ys) * F.log_softmax(logits, dim=-1)).sum(-1).mean(-1)
+            if graph:
+                g, pos = graphs[size]
+                pos.copy_(torch.arange(lo, lo + size, device=device))
+                for _ in range(count):
+                    g.replay()
             else:
-                from thesis_lib.training.metrics import soft_cross_entropy
-
-                losses = torch.stack([(loss_fns[r] or soft_cross_entropy)(logits[r], ys[r]) for r in range(k)])
-            for p in plist:
-                p.grad = None
-            losses.sum().backward()
-            if cfg.grad_clip is not None:
-                _clip_per_run([p.grad for p in plist], cfg.grad_clip, k)
-            opt.step()
-            totals += losses.detach() * x.shape[1]
-            seen += x.shape[1]
-        lr = opt.param_groups[0]["lr"]
-        sched.step()
-        if cuda:
+                pos = torch.arange(lo, lo + size, device=device)
+                for _ in range(count):
+                    st.step(pos)
+        if st.cuda:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
-        mean = (totals / max(seen, 1)).tolist()   # one host sync per epoch, none per step
+        seen = full * b + tail
+        mean = (st.totals / max(seen, 1)).tolist()   # one host sync per epoch, none per step
         bad = [r for r in range(k) if not np.isfinite(mean[r])]
         if bad:
             raise FloatingPointError(f"training diverged at epoch {epoch + 1} in stacked run(s) {bad} "
                                      f"(losses {[mean[r] for r in bad]})")
+        steps = full + (1 if tail else 0)
         for r in range(k):
-            curves[r].append({"epoch": epoch + 1, "loss": mean[r], "lr": lr, "seconds": seconds,
-                              "images_per_s": seen / seconds if seconds > 0 else float("nan"), "stacked": k})
+            curves[r].append({"epoch": epoch + 1, "loss": mean[r], "lr": lr_at(cfg, epoch), "seconds": seconds,
+                              "images_per_s": seen / seconds if seconds > 0 else float("nan"), "stacked": k,
+                              "graph": bool(graph), "step_s": seconds / max(steps, 1),
+                              **({"capture_s": capture_s} if epoch == 0 and graph else {})})
         bar.set_postfix(loss=f"{float(np.mean(mean)):.3f}")
         if deadline is not None and epoch + 1 < cfg.epochs:
             per_epoch = (time.monotonic() - start) / (epoch + 1)
@@ -177,7 +308,37 @@ def train_stacked(models: list[nn.Module], images: list[np.ndarray], targets: li
     with torch.no_grad():  # hand each run its trained weights and statistics back
         for r, m in enumerate(models):
             for name, p in m.named_parameters():
-                p.copy_(params[name][r])
-            for name, b in m.named_buffers():
-                b.copy_(buffers[name][r])
+                p.copy_(st.params[name][r])
+            for name, buf in m.named_buffers():
+                buf.copy_(st.buffers[name][r])
     return curves
+
+
+def graph_self_check(make_model, device=None, k: int = 2, batch_size: int = 32) -> tuple[bool, str]:
+    """Does a captured step of the architecture ``make_model()`` builds train as the eager step does, under bf16, on
+    this GPU? Two epochs of two batches (a full and a short one) on random data, once captured and once eager from
+    the same weights; the weights must agree to bf16 rounding and stay finite. ``(False, why)`` on a CPU or on any
+    failure. (The caller passes the factory: this layer knows no model registry.)"""
+    device = resolve_device(device)
+    if device.type != "cuda":
+        return False, "cpu: eager"
+    try:
+        rng = np.random.default_rng(0)
+        n = batch_size + batch_size // 2
+        images = [rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)] * k
+        targets = [Targets(fixed=np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)])] * k
+        cfg = TrainConfig(epochs=2, batch_size=batch_size, lr=0.05, milestones=(1,), grad_clip=1.0, augment=True)
+        out = {}
+        for use in (True, False):
+            torch.manual_seed(0)
+            models = [make_model() for _ in range(k)]
+            train_stacked(models, images, targets, cfg, seeds=list(range(k)), device=device, graph=use)
+            out[use] = torch.cat([torch.cat([p.detach().float().flatten() for p in m.parameters()]) for m in models])
+        if not torch.isfinite(out[True]).all():
+            return False, "captured step gave non-finite weights"
+        diff = (out[True] - out[False]).abs().max().item()
+        scale = out[False].abs().max().item()
+        ok = diff <= 2e-2 * max(scale, 1.0)
+        return ok, f"captured vs eager: max |dw| = {diff:.2e} (weights up to {scale:.2f})"
+    except Exception as err:  # any failure of capture on this machine: the caller falls back to eager stacks
+        return False, f"{type(err).__name__}: {err}"

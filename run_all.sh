@@ -58,8 +58,10 @@ for o in "${only[@]}"; do  # every --only value must name a notebook: a typo is 
   [ $hit = 1 ] || { echo "error: no notebook matched --only $o (notebooks: $(cd notebooks && ls [0-9]*.ipynb | tr '\n' ' '))" >&2; exit 2; }
 done
 [ ${#selected[@]} -gt 0 ] || { echo "error: no notebook matched --only ${only[*]}" >&2; exit 2; }
-params_file="$(mktemp "${TMPDIR:-/tmp}/run_all_params.XXXXXX")"
-trap 'rm -f "$params_file"' EXIT
+# papermill reads the parameters as YAML and warns about a file without a .yaml suffix: a private folder holds one
+params_dir="$(mktemp -d "${TMPDIR:-/tmp}/run_all_params.XXXXXX")"
+params_file="$params_dir/parameters.yaml"
+trap 'rm -rf "$params_dir"' EXIT
 python -m thesis_lib.preflight "$profile" "${selected[@]}" --params-out "$params_file" -- "${pairs[@]}" || exit 2
 
 if [ -z "$jobs" ]; then

@@ -126,6 +126,18 @@ def test_statements_b_c_d_on_synthetic_entropy_effects():
     assert not r.set_index("id").loc["b", "held"]
 
 
+def test_the_statements_read_as_a_table_not_a_raw_dataframe():
+    f = _synthetic(lambda lam, a, rng: (0.3 if a == 2 else 0.8) + rng.normal(0, 0.05))
+    raw = c4.statement_tests(f)
+    shown = c4.readable_statements(raw)
+    assert list(shown.columns) == ["statement", "level", "what is tested", "test", "statistic", "p", "held",
+                                   "the thesis says"]
+    assert set(shown.held) <= {"yes", "no"} and "p_value" not in shown and "thesis_says" not in shown
+    b = shown.set_index("statement").loc["b"]
+    assert b.held == "yes" and b.p == f"{raw.set_index('id').loc['b', 'p_value']:.1e}" and "e-" in b.p
+    assert "True" not in shown.to_string() and "nan" not in shown.to_string()
+
+
 def test_participant_statistics_on_a_tiny_raw_table():
     def trial(subject, i, name, task="rate_mixture", coeff=30):
         return {"subject": subject, "trial_index": i, "filename": name, "task": task,

@@ -116,3 +116,11 @@ def test_simulator_fit_and_sample():
     np.testing.assert_array_equal(x, sim.simulate(probs[:300], seed=0))
     # the hard label is drawn from CIFAR-10H, so the simulated top class mostly agrees with its majority
     assert (x.argmax(1) == probs[:300].argmax(1)).mean() > 0.8
+    # the simulated elicitations become labels under the simulator's rule set; the same draws either way
+    release = labels.SoftLabelSimulator.fit(c.elicitations, probs, data.class_similarity(), rules="release")
+    assert sim.rules == "thesis" and release.rules == "release" and release.high.top1_beta == sim.high.top1_beta
+    y = release.simulate(probs[:300], seed=0)
+    np.testing.assert_allclose(y.sum(1), 1)
+    assert (y.argmax(1) == x.argmax(1)).mean() > 0.95
+    with pytest.raises(ValueError, match="unknown label rule set"):
+        labels.SoftLabelSimulator.fit(c.elicitations, probs, data.class_similarity(), rules="authors")

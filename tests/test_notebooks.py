@@ -35,6 +35,7 @@ def test_notebook_03_smoke(tmp_path, monkeypatch):
         assert "Profile: **smoke**" in md and " / " in md, t
         csv = (tables / f"table_{t}.csv").read_text()
         assert "thesis_in_ci" in csv and "smoke" in csv, t
+        assert "difference" in (tables / f"provenance_{t}.csv").read_text(), t   # the provenance cell ran
     assert len(list((tmp_path / "runs" / "smoke").glob("*.json"))) >= 30  # every run went through the cache
     executed = json.loads(out.read_text())
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -51,6 +52,7 @@ def test_notebook_04_smoke(tmp_path, monkeypatch):
     tables = tmp_path / "results" / "tables"
     for t in ("4_1", "4_2", "4_3"):
         assert "Profile: **smoke**" in (tables / f"table_{t}.md").read_text(), t
+        assert "difference" in (tables / f"provenance_{t}.csv").read_text(), t   # the provenance cell ran
     statements = (tables / "chapter4_statements.csv").read_text()
     assert "stimulus" in statements and "judgement" in statements
     assert len(list((tmp_path / "runs" / "smoke").glob("*.json"))) == 8  # 8 distinct label methods (Tables 4.1-4.3), one seed
@@ -60,11 +62,12 @@ def test_notebook_04_smoke(tmp_path, monkeypatch):
 def test_notebook_05_smoke(tmp_path, monkeypatch):
     _smoke("05_soft_mixup", tmp_path, monkeypatch)
     figures = {p.name for p in (tmp_path / "figures").iterdir()}
-    assert {"fig_5_1_human_soft_label.png", "fig_C_1_tau_curves.png"} <= figures
+    assert {"fig_5_1_human_soft_label.png", "fig_C_1_tau_curves.png", "fig_claims_forest.png"} <= figures
     tables = tmp_path / "results" / "tables"
     for t in ("5_1", "5_2", "C_1"):
         md = (tables / f"table_{t}.md").read_text()
         assert "Profile: **smoke**" in md and "Corruption CE" in md, t
+        assert "difference" in (tables / f"provenance_{t}.csv").read_text(), t   # the provenance cell ran
     assert "38.3" in (tables / "chapter5_soft_composition.csv").read_text()
     assert len(list((tmp_path / "runs" / "smoke").glob("*.json"))) == 13  # 10 algorithm/endpoint runs + C.1 at alpha 0.2
 

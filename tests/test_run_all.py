@@ -25,6 +25,9 @@ def _run_all(tmp_path, *args, **env):
 def test_run_all_smoke_end_to_end(tmp_path):
     out = _run_all(tmp_path, "--profile", "smoke", "--jobs", "1")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    for warning in ("not specified with any extension", "does not end in one of"):  # the parameters file is .yaml
+        assert warning not in out.stdout + out.stderr
+    assert "PosixPath(" not in (tmp_path / "results" / "notebooks" / "03_cifar10s.ipynb").read_text()
     results = tmp_path / "results"
     assert {p.name for p in (results / "notebooks").iterdir()} == {  # each executed notebook and its HTML copy
         f"{n}.{ext}" for n in ("03_cifar10s", "04_hmix", "05_soft_mixup") for ext in ("ipynb", "html")}
@@ -36,7 +39,8 @@ def test_run_all_smoke_end_to_end(tmp_path):
     for tid in ("3.1", "3.4", "B.3", "4.3", "5.1", "5.2", "C.1"):
         assert f"### Table {tid}." in report
     assert "*Not run at this profile.*" not in report and "| not run |" not in report
-    claim_rows = [line.split(" | ") for line in report.splitlines() if re.match(r"\| [0-9A-C]\.[0-9] \| ", line)]
+    section = report.split('<div class="claims">', 1)[1].split("</div>", 1)[0]   # the claims table only
+    claim_rows = [line.split(" | ") for line in section.splitlines() if re.match(r"\| [0-9A-C]\.[0-9] \| ", line)]
     assert len(claim_rows) == len(claims.CLAIMS) and all(r[3].startswith("indicative (not the thesis protocol): ") and "**" not in r[3]
                                          for r in claim_rows), "smoke verdicts are indicative, never bold findings"
     html = (results / "REPORT.html").read_text()

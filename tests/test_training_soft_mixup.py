@@ -334,3 +334,41 @@ def test_ent_wc_detached_is_a_named_alternative():
     (w * S.soft_cross_entropy(x, y, reduction="none")).mean().backward()
     torch.testing.assert_close(grads["ent_wc_detached"], x.grad)          # the weight as a constant
     assert not torch.allclose(grads["ent_wc"], grads["ent_wc_detached"])
+
+
+def test_chapter5_release_rules_train_on_release_labels():
+    """A ``rules="release"`` Chapter 5 run trains on labels built by the release rules (issue 22): its soft
+    endpoints equal the release-rule labels, differ from the thesis-rule ones on at least one CIFAR-10S image, and
+    the default-rules run still trains on the thesis-rule labels it always did (same data, same key)."""
+    from dataclasses import replace
+
+    from thesis_lib import data
+    from thesis_lib.chapters.ch5 import runs as chapter5
+    from thesis_lib.labels import aggregate, annotator_labels
+    from thesis_lib.runs.spec import make_spec
+
+    thesis = make_spec(5, "ent_wc", None, 0, "smoke", images="mirror_reconstruction", extra={"endpoints": "soft"})
+    release = replace(thesis, rules="release")
+    assert thesis.key != release.key
+    a, b = chapter5.run_data(thesis), chapter5.run_data(release)
+    np.testing.assert_array_equal(a.train_idx, b.train_idx)
+    ya, yb = a.targets.fixed.numpy(), b.targets.fixed.numpy()
+    c10s = data.load_cifar10s()
+    human = np.isin(a.train_idx, c10s.indices)
+    assert human.sum() > 50
+    els = {int(i): c10s.elicitations[int(i)] for i in a.train_idx[human]}
+    for rules, y in (("thesis", ya), ("release", yb)):
+        agg = aggregate(annotator_labels(els, "T2Clamp", thesis.gamma, rules=rules))
+        np.testing.assert_allclose(y[human], np.stack([agg[int(i)] for i in a.train_idx[human]]), atol=1e-6)
+    assert (np.abs(ya[human] - yb[human]).sum(1) > 1e-6).any()        # the rule sets differ on some image
+    # the simulated endpoints are built under the run's rules too, from the same draws
+    np.testing.assert_allclose(ya[~human], chapter5.soft_endpoints(a.train_idx[~human], 0, thesis.gamma), atol=1e-6)
+    np.testing.assert_allclose(yb[~human], chapter5.soft_endpoints(a.train_idx[~human], 0, thesis.gamma, "release"),
+                               atol=1e-6)
+    # the grid passes the rule set to every run, and the default keeps the default keys
+    grid = chapter5.build_grid("smoke", tables=("5.2",), images="mirror_reconstruction", rules="release")
+    assert {s.rules for row in grid["5.2"] for s in row.specs} == {"release"}
+    default = chapter5.build_grid("smoke", tables=("5.2",), images="mirror_reconstruction")
+    assert thesis.key in {s.key for row in default["5.2"] for s in row.specs}
+    with pytest.raises(ValueError, match="unknown label rule set"):
+        chapter5.build_grid("smoke", tables=("5.1",), images="mirror_reconstruction", rules="paper")

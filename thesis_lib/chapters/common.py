@@ -71,9 +71,41 @@ def choose(candidates: dict, records: dict) -> tuple[object, "pd.DataFrame"]:  #
     return table.loc[table["validation CE"].idxmin(), "candidate"], table
 
 
-def save(fig, name: str, out_dir: str | Path = "figures", stamp: str | None = None) -> Path:
+#: the suffix of a figure's note beside its PNG (``fig_3_4_....note.txt``), read by the report's captions
+NOTE_SUFFIX = ".note.txt"
+
+
+def set_note(fig, text: str | None):
+    """Attach to ``fig`` what it shows where it differs from the thesis's figure (other images, fewer seeds);
+    :func:`save` writes it beside the PNG and the report adds it to the thesis's caption. Returns ``fig``."""
+    fig._thesis_note = text or None
+    return fig
+
+
+def note_of(fig) -> str | None:
+    return getattr(fig, "_thesis_note", None)
+
+
+class SavedFigure(type(Path())):
+    """The path :func:`save` returns; a notebook cell ending in ``save(...)`` shows where the figure went (and
+    its note) instead of ``PosixPath('...')``."""
+
+    def __repr__(self) -> str:
+        note = Path(str(self)[:-len(".png")] + NOTE_SUFFIX) if str(self).endswith(".png") else None
+        text = f"saved {self}"
+        if note is not None and note.is_file():
+            text += f"\nOur figure: {note.read_text().strip()}"
+        return text
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(repr(self))
+
+
+def save(fig, name: str, out_dir: str | Path = "figures", stamp: str | None = None, note: str | None = None) -> Path:
     """Write ``fig`` as ``<out_dir>/<name>.png``; ``stamp`` (e.g. profile and image provenance) is printed in
-    the lower corner so a figure is never mistaken for one of another run."""
+    the lower corner so a figure is never mistaken for one of another run. ``note`` (default: the one
+    :func:`set_note` attached) says what our figure shows where it differs from the thesis's; it is written to
+    ``<name>.note.txt`` (an old note is removed when there is none)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if stamp:  # below everything drawn so far, so it never covers tick labels
@@ -83,4 +115,11 @@ def save(fig, name: str, out_dir: str | Path = "figures", stamp: str | None = No
     path = out / f"{name}.png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
-    return path
+    note = note if note is not None else note_of(fig)
+    note_path = out / f"{name}{NOTE_SUFFIX}"
+    if note:
+        with atomic_path(note_path) as tmp:
+            Path(tmp).write_text(note.strip() + "\n")
+    elif note_path.exists():
+        note_path.unlink()
+    return SavedFigure(path)

@@ -13,7 +13,10 @@ Sample, for a hard label y and an image entropy H (routed to the low band when H
 3. draw K_p from the histogram and keep the K_p most similar classes as possible, rule out the rest;
 4. if K_p >= 1, put p2 ~ Beta_top2 on the most similar class;
 5. spread what is left over the other possible classes: the resulting elicitation is turned into a label by the
-   very T2 Clamp construction used for human elicitations (so sums past 100 and gamma are treated alike).
+   very T2 Clamp construction used for human elicitations (so sums past 100 and gamma are treated alike), under
+   the simulator's label rule set ``rules`` (``"thesis"`` or ``"release"``, :mod:`thesis_lib.labels.varieties`;
+   the release rules read the sampled values as typed). The Beta and K_p fits read the cleaned elicitations under
+   either rule set.
 
 The Beta distributions are fitted by the method of moments (closed form: with mean m and variance v,
 c = m(1 - m)/v - 1, a = mc, b = (1 - m)c): about 40 % of top-1 answers are exactly 100 %, where a
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from thesis_lib import CLASSES, NUM_CLASSES
 from thesis_lib.data.elicitation import Elicitation, clean
-from thesis_lib.labels.varieties import DEFAULT_GAMMA, soft_label
+from thesis_lib.labels.varieties import DEFAULT_GAMMA, check_rules, soft_label
 
 LOW_ENTROPY_MAX = 0.1
 HIGH_ENTROPY_MIN = 0.25
@@ -66,12 +69,16 @@ class SoftLabelSimulator:
     high: BandFit
     similarity: np.ndarray        # (10, 10) class-name cosine similarity
     gamma: float = DEFAULT_GAMMA
+    rules: str = "thesis"         # the label rule set that turns a sampled elicitation into a label
 
     @classmethod
     def fit(cls, elicitations: dict[int, list[Elicitation]], cifar10h_probs: np.ndarray, similarity: np.ndarray,
-            gamma: float = DEFAULT_GAMMA) -> "SoftLabelSimulator":
-        """Fit on ``{test index: [Elicitation]}`` with bands from the CIFAR-10H entropy of each image."""
+            gamma: float = DEFAULT_GAMMA, rules: str = "thesis") -> "SoftLabelSimulator":
+        """Fit on ``{test index: [Elicitation]}`` with bands from the CIFAR-10H entropy of each image; the
+        simulated labels are built under ``rules``."""
         from thesis_lib.data.cifar10h import entropy
+
+        check_rules(rules)
 
         low, high = [], []
         for idx, els in elicitations.items():
@@ -82,7 +89,7 @@ class SoftLabelSimulator:
                 high.extend(els)
         if not low or not high:
             raise ValueError("the fit needs elicitations of both low- and high-entropy images")
-        return cls(fit_band(low), fit_band(high), np.asarray(similarity), gamma)
+        return cls(fit_band(low), fit_band(high), np.asarray(similarity), gamma, rules)
 
     def band(self, entropy: float) -> BandFit:
         return self.low if entropy <= LOW_ENTROPY_MAX else self.high
@@ -98,7 +105,7 @@ class SoftLabelSimulator:
 
     def sample(self, hard_label: int, entropy: float, rng: np.random.Generator) -> np.ndarray:
         """One simulated (10,) T2 Clamp soft label."""
-        return soft_label(self.sample_elicitation(hard_label, entropy, rng), "T2Clamp", self.gamma)
+        return soft_label(self.sample_elicitation(hard_label, entropy, rng), "T2Clamp", self.gamma, rules=self.rules)
 
     def simulate(self, cifar10h_probs_rows: np.ndarray, seed: int) -> np.ndarray:
         """Simulated labels for images given their CIFAR-10H distributions: the hard label is sampled from the

@@ -10,11 +10,19 @@ How it reads:
 * tables are wide, as the thesis prints them: rows x metrics, each cell ``ours ± 95 % CI / thesis``; ``†`` marks
   a cell resting on fewer than 5 seeds, ``✓`` a thesis value inside our interval, and every caption says the
   protocol that ran (models, epochs, seeds; from the table's own records) beside the thesis's, and how many of
-  the thesis protocol's runs the table holds;
+  the thesis protocol's runs the table holds (profile ``full``; another profile's runs are counted as that
+  profile's, never as the thesis's);
+* "Calibration" cells hold the authors' statistic (last bin dropped, as the thesis's cells were computed) with the
+  correct all-bins value beside them, both recomputed from the runs' kept outputs (:mod:`.recompute`); a
+  "Provenance sensitivity" section sets each table's metrics on the pixel-exact evaluation images beside all of them
+  (:mod:`.provenance_sensitivity`);
 * figures follow the thesis's order under the thesis's captions, embedded in the HTML (data URIs), so the HTML
   can be moved or mailed on its own;
 * claim verdicts on a table that did not run the thesis protocol (profile ``smoke`` or ``quick``, or fewer than 5
   seeds) are labelled "indicative (not the thesis protocol)" and never set in bold;
+* every claim quotes its sentence (section and page; :mod:`.claims`), and a forest plot of every comparison, the
+  thesis's difference beside ours (:mod:`.forest`, ``figures/fig_claims_forest.png``, written by :func:`write` at
+  every profile), heads the report;
 * ASCII spellings (``lambda_h``, ``omega``, ``tau``...) are shown as symbols (λ_h, ω, τ); counts as integers,
   p-values in scientific notation (``3.2e-04``).
 
@@ -41,6 +49,8 @@ import pandas as pd
 from thesis_lib.core import atomic
 from thesis_lib.core.profiles import default_figures_dir, default_results_dir
 from thesis_lib.reporting import claims
+from thesis_lib.reporting import forest
+from thesis_lib.reporting import provenance_sensitivity
 from thesis_lib.reporting import reference
 
 THESIS_SEEDS = claims.THESIS_SEEDS          # the thesis protocol: 5 seeds per model
@@ -297,8 +307,14 @@ def protocol_lines(tid: str, frame: pd.DataFrame) -> list[str]:
         t_models, t_epochs, t_runs = THESIS_PROTOCOL[tid]
         text += f"; thesis: {_models_text(t_models)}, {t_epochs} epochs, {THESIS_SEEDS} seeds"
         n = table_runs(frame)
-        text += (f". **{n} of {t_runs} runs** of the thesis protocol." if n < t_runs
-                 else f". All {t_runs} runs of the thesis protocol.")
+        profs = {str(p) for p in frame.profile.dropna()} if "profile" in frame else set()
+        if profs != {"full"}:                  # another profile's runs are never counted as the thesis's
+            where = (f"at the {prof} profile{'s' if len(profs) > 1 else ''}" if profs
+                     else "of an unrecorded profile")
+            text += f". {_plural(n, 'run')} {where} (not the thesis protocol, which trains {t_runs})."
+        else:
+            text += (f". **{n} of {t_runs} runs** of the thesis protocol." if n < t_runs
+                     else f". All {t_runs} runs of the thesis protocol.")
     else:
         text += "."
     return lines + [text, ""]
@@ -334,6 +350,7 @@ def wide_table(tid: str, frame: pd.DataFrame) -> list[str]:
         if not frame.empty else []
     metrics = list(reference.TABLES[tid][1]) if tid in reference.TABLES else []
     metrics += [m for m in ours_metrics if m not in metrics]  # a metric we add (C.1's Corruption CE): "ours / –"
+    metrics = _all_bins_beside_authors(metrics)
     groups = list(dict.fromkeys(list(frame.group) + list(pub.group))) if not frame.empty else list(
         dict.fromkeys(pub.group))
     one_group = len(groups) == 1
@@ -368,6 +385,24 @@ def _table_section(tid: str, frame: pd.DataFrame | None) -> list[str]:
     return lines + table_body(tid, frame)
 
 
+ALL_BINS, AUTHORS = "Calibration, all bins", "Calibration"   # as thesis_lib.reporting.tables names the cells
+
+
+def _all_bins_beside_authors(metrics: list[str]) -> list[str]:
+    """Each "Calibration, all bins<suffix>" column moved right after its "Calibration<suffix>" column."""
+    moved = [m for m in metrics if str(m).startswith(ALL_BINS) and AUTHORS + str(m)[len(ALL_BINS):] in metrics]
+    out = [m for m in metrics if m not in moved]
+    for m in moved:
+        out.insert(out.index(AUTHORS + str(m)[len(ALL_BINS):]) + 1, m)
+    return out
+
+
+CALIBRATION_LEGEND = ("Calibration: the authors' statistic (their adaptive bins, last bin dropped), as the thesis's "
+                      "cells were computed, so it is the one compared with the thesis; Calibration, all bins: the "
+                      "correct RMS calibration error over every bin, beside it (both recomputed from each run's kept "
+                      "outputs).")
+
+
 def table_body(tid: str, frame: pd.DataFrame) -> list[str]:
     """A table below its heading: the protocol that ran beside the thesis's, the wide table, and its legend."""
     lines = protocol_lines(tid, frame)
@@ -380,6 +415,8 @@ def table_body(tid: str, frame: pd.DataFrame) -> list[str]:
                    "no interval.")
     if len(groups) == 1:
         legend += f" Evaluated on {groups[0]}."
+    if "metric" in frame and frame.metric.astype(str).str.startswith(ALL_BINS).any():
+        legend += " " + CALIBRATION_LEGEND
     lines += wide_table(tid, frame) + ["", legend, ""]
     return lines
 
@@ -398,6 +435,8 @@ def _verdict_cell(verdict: str, p: float, n: int | None = None, indicative: bool
     tail = f" ({', '.join(bits)})" if bits else ""
     if verdict == claims.NOT_RUN:
         return verdict
+    if verdict == claims.NO_DIRECTION and not indicative:     # nothing claimed: never a bold finding
+        return f"{verdict}{tail}"
     if indicative:                   # "indicative: 1 seed, reversed" -> "indicative (not the ...): 1 seed, reversed"
         return f"{INDICATIVE}: {verdict.removeprefix('indicative: ')}{tail}"
     return f"**{verdict}**{tail}"
@@ -411,19 +450,26 @@ def claims_section(verdicts: pd.DataFrame, indicative_tables: set[str] | None = 
     ours, theirs = verdicts.ours.value_counts(), verdicts.thesis.value_counts()
     one_seed = ours.get(claims.INDICATIVE_SAME, 0) + ours.get(claims.INDICATIVE_REVERSED, 0)
     lines = ["## The thesis's claims", "",
-             "Each claim is one or more comparisons of two rows (lower is better), judged by a two-sided Welch t-test "
-             f"over seeds at p < {claims.ALPHA:g}, with standard deviations recovered from the 95 % t-intervals "
-             "(sd = half-width × √n / t₀.₉₇₅,ₙ₋₁). *held*: every comparison has the claimed sign and is "
-             "significant; *same direction, not significant*: the claimed sign, but some p ≥ 0.05; *reversed*: "
-             "some difference has the opposite sign; *indicative: 1 seed*: a row has one run, so only the direction "
-             "is known; p is the largest of the claim's comparisons.", "",
+             "Each claim is re-read from the thesis's sentence, quoted below the table with its section and page, "
+             "and encodes each part of it as a comparison of two rows (lower is better; a sentence that names no "
+             "metric is read on CE): *A < B* (A beats B), *A not better than B* (\"does not outperform\": held "
+             "unless A is significantly lower), a gain larger under one setting than another, or no direction "
+             "claimed (\"mixed results\", \"within error bars\", \"inconclusive\"). Each comparison is judged by a "
+             f"two-sided Welch t-test over seeds at p < {claims.ALPHA:g}, with standard deviations recovered from "
+             "the 95 % t-intervals (sd = half-width × √n / t₀.₉₇₅,ₙ₋₁). *held*: every directional part holds "
+             "(significant in the claimed direction; for *not better than*, no significant win); *same direction, "
+             "not significant*: the claimed sign, but some p ≥ 0.05; *reversed*: some difference has the opposite "
+             "sign (or, for *not better than*, a significant win); *no directional claim*: the sentence claims no "
+             "direction (its differences are shown, not judged); *indicative: 1 seed*: a row has one run, so only "
+             "the direction is known. \"Nearly all checks\" lets the weakest part fail; p is the deciding part's. "
+             "The figure at the top of this report draws every comparison.", "",
              f"The thesis's numbers are read as intervals over n = {claims.THESIS_SEEDS} seeds. Tables 3.1, 3.2 and B.1 "
              "average three architectures: the thesis does not say how its interval is formed there, and our interval "
              "pools every model × seed run of a row (n = 3 × seeds), so the test counts the spread between "
              "architectures as noise (conservative).", ""]
     counts = (f"{ours.get(claims.HELD, 0)} held, {ours.get(claims.NOT_SIGNIFICANT, 0)} same direction but not "
               f"significant, {ours.get(claims.REVERSED, 0)} reversed, {one_seed} indicative (1 seed), "
-              f"{ours.get(claims.NOT_RUN, 0)} not run")
+              f"{ours.get(claims.NO_DIRECTION, 0)} no directional claim, {ours.get(claims.NOT_RUN, 0)} not run")
     ran = verdicts[verdicts.ours != claims.NOT_RUN]
     if indicative_tables and ran.table.isin(indicative_tables).any():
         lines += [f"Ours, {INDICATIVE}: {counts}. Our verdicts on tables not run at the thesis protocol (profile "
@@ -431,17 +477,23 @@ def claims_section(verdicts: pd.DataFrame, indicative_tables: set[str] | None = 
                   "not findings."]
     else:
         lines += [f"**Ours:** {counts}."]
+    held, directional = claims.supported(verdicts, "thesis")
     lines[-1] += (f" **The thesis's own numbers:** {theirs.get(claims.HELD, 0)} held, "
                   f"{theirs.get(claims.NOT_SIGNIFICANT, 0)} same direction but not significant, "
-                  f"{theirs.get(claims.REVERSED, 0)} reversed.")
+                  f"{theirs.get(claims.REVERSED, 0)} reversed, {theirs.get(claims.NO_DIRECTION, 0)} no directional "
+                  f"claim: they support {held} of the {directional} directional claims at p < {claims.ALPHA:g}.")
     lines += ["", '<div class="claims">', "", "| table | claim | thesis's numbers | ours | our comparisons |",
               "|---|---|---|---|---|"]
     for _, r in verdicts.iterrows():
         detail = symbols(r["ours detail"]) if r["ours detail"] else "–"
-        lines.append(f"| {r.table} | {symbols(r.claim)} | {_verdict_cell(r.thesis, r['thesis p'])} | "
+        lines.append(f"| {r.table} | {r.id}: {symbols(r.claim)} | {_verdict_cell(r.thesis, r['thesis p'])} | "
                      f"{_verdict_cell(r.ours, r['ours p'], int(r['ours n']) or None, r.table in indicative_tables)}"
                      f" | {detail} |")
-    return lines + ["", "</div>"]
+    lines += ["", "</div>", "", "**The sentences.**", ""]
+    for c in claims.CLAIMS:
+        note = f" *Read as:* {symbols(c.note)}." if c.note else ""
+        lines.append(f"- **{c.id}** ({c.where}): “{symbols(c.quote.replace('$', ''))}”{note}")
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -471,14 +523,25 @@ def _md_table(frame: pd.DataFrame) -> str:
 def figure_list(figures_dir: Path) -> list[tuple[Path, str]]:
     """``(png, caption)`` in the thesis's order: the thesis's own figures under their captions, then any other
     figure under its file name."""
-    found = {p.stem: p for p in sorted(Path(figures_dir).glob("*.png"))}
+    found = {p.stem: p for p in sorted(Path(figures_dir).glob("*.png")) if p.stem != forest.FIGURE}
     out = []
     for stem, number, caption in FIGURES:
         if stem in found:
             label = f"Fig. {number}." if number else "Companion figure."
-            out.append((found.pop(stem), f"**{label}** {symbols(caption)}"))
-    out += [(p, f"**{symbols(stem)}** (not a figure of the thesis)") for stem, p in found.items()]
+            png = found.pop(stem)
+            out.append((png, f"**{label}** {symbols(caption)}{_figure_note(png)}"))
+    out += [(p, f"**{symbols(stem)}** (not a figure of the thesis){_figure_note(p)}") for stem, p in found.items()]
     return out
+
+
+def _figure_note(png: Path) -> str:
+    """What our figure shows where it differs from the thesis's (the note :func:`thesis_lib.chapters.common.save`
+    wrote beside it), as a sentence after the caption; empty when there is none."""
+    note = Path(png).with_name(Path(png).stem + ".note.txt")
+    if not note.is_file():
+        return ""
+    text = note.read_text().strip()
+    return f" **Our figure:** {symbols(text)}" if text else ""
 
 
 def _data_uri(path: Path) -> str:
@@ -509,6 +572,12 @@ def markdown(results_dir: Path, figures_dir: Path, report_dir: Path, tables: dic
     if "mirror_reconstruction" in images:
         lines += ["> Images: the offline mirror's CIFAR-10 reconstruction (2,375 of 10,000 images pixel-exact, the rest "
                   "JPEG-recompressed copies), not the official archive.", ""]
+    glance = Path(figures_dir) / f"{forest.FIGURE}.png"
+    if glance.is_file():                             # written by write() at every profile (forest.write)
+        lines += [f"![{forest.FIGURE}]({quote(Path(_relpath(glance, report_dir)).as_posix())})", "",
+                  "**The claims at a glance.** Every comparison of every claim below: the thesis's difference with its "
+                  "95 % interval (square) beside ours (circle), as a percentage of the compared cells' mean, coloured "
+                  "by verdict; > 0 is the claimed direction.", ""]
     lines += claims_section(verdicts, indicative)
     lines += ["", "## Tables", ""]
     for tid in reference.TABLES:
@@ -520,6 +589,7 @@ def markdown(results_dir: Path, figures_dir: Path, report_dir: Path, tables: dic
         path = results_dir / "tables" / name
         if path.is_file():
             lines += [f"### {title}", "", _md_table(pd.read_csv(path)), ""]
+    lines += provenance_sensitivity.report_section(results_dir / "tables", tables, order=tuple(reference.TABLES))
     figs = figure_list(figures_dir)
     lines += ["## Figures", "", "In the thesis's order, under the thesis's captions; each figure is ours, stamped "
               "with the profile and images it was made from.", ""]
@@ -568,11 +638,13 @@ def html(md: str, figures: list[tuple[Path, str]] | None = None) -> str:
 def write(results_dir=None, figures_dir=None) -> tuple[Path, Path]:
     results = Path(results_dir) if results_dir else default_results_dir()
     figures = Path(figures_dir) if figures_dir else default_figures_dir()
-    md = markdown(results, figures, results)
+    tables = load_tables(results / "tables")
+    glance = forest.write(tables, figures)           # the claims at a glance, at every profile
+    md = markdown(results, figures, results, tables)
     md_path, html_path = results / "REPORT.md", results / "REPORT.html"
     results.mkdir(parents=True, exist_ok=True)
     atomic.write_text(md_path, md)
-    atomic.write_text(html_path, html(md, figure_list(figures)))
+    atomic.write_text(html_path, html(md, figure_list(figures) + [(glance, "")]))
     return md_path, html_path
 
 

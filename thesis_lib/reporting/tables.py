@@ -13,11 +13,16 @@ import pandas as pd
 from thesis_lib.chapters.common import Row
 from thesis_lib.core import atomic
 from thesis_lib.core.summary import mean_ci
-from thesis_lib.reporting import reference
+from thesis_lib.reporting import recompute, reference
 
 EVAL_SETS = {"cifar10h": "CIFAR-10H", "cifar10s": "CIFAR-10S"}
-METRICS = {"CE": "ce", "Calibration": "calibration", "FGSM Loss": "fgsm_loss", "Corruption CE": "corruption_ce",
-           "Accuracy": "accuracy"}
+#: Cell name -> the record's (or the recomputed) metric. "Calibration" is the authors' statistic (their adaptive bins,
+#: last bin dropped), as the thesis's cells were made, so it is the one set beside the thesis; "Calibration, all
+#: bins" is the correct statistic beside it (:mod:`thesis_lib.reporting.recompute`).
+METRICS = {"CE": "ce", "Calibration": "calibration_authors", "Calibration, all bins": "calibration",
+           "FGSM Loss": "fgsm_loss", "Corruption CE": "corruption_ce", "Accuracy": "accuracy"}
+#: The all-bins cell's name, and the thesis cell whose statistic it is beside.
+ALL_BINS, AUTHORS = "Calibration, all bins", "Calibration"
 
 
 def summarise(table: str, rows: list[Row], records: dict[str, dict]) -> pd.DataFrame:
@@ -25,7 +30,10 @@ def summarise(table: str, rows: list[Row], records: dict[str, dict]) -> pd.DataF
 
     ``n`` counts the runs pooled into the cell (models x seeds), ``n_seeds`` the distinct seeds among them.
 
-    ``records`` maps run keys to cached results (:func:`thesis_lib.runs.run.run_grid`)."""
+    ``records`` maps run keys to cached results (:func:`thesis_lib.runs.run.run_grid`). Both calibration cells
+    are recomputed from each run's kept evaluation outputs (:func:`thesis_lib.reporting.recompute.recomputed`); a
+    run without them (an older record) has only its stored all-bins value, and then its row has no "Calibration"
+    cell (the authors' statistic) rather than a wrong one."""
     pub = reference.published(table) if table in reference.TABLES else pd.DataFrame(
         columns=["group", "row", "metric", "mean", "ci"])
     pub = pub.set_index(["group", "row", "metric"])
@@ -34,8 +42,9 @@ def summarise(table: str, rows: list[Row], records: dict[str, dict]) -> pd.DataF
         runs = [records[s.key] for s in row.specs]
         for es in row.eval_sets:
             group = EVAL_SETS[es]
+            per_run = [{**r["metrics"][es], **recompute.recomputed(s, r, es)} for s, r in zip(row.specs, runs)]
             for metric, field_ in METRICS.items():
-                values = [r["metrics"][es].get(field_) for r in runs]
+                values = [m.get(field_) for m in per_run]
                 if any(v is None for v in values):
                     continue
                 name = metric + row.suffix
@@ -111,6 +120,15 @@ def markdown(table: str, frame: pd.DataFrame, prov: dict, title: str = "") -> st
     return "\n".join(lines + report.table_body(table, full) + [compute]) + "\n"
 
 
+def show_cell(ours, thesis) -> str:
+    """A notebook cell ``ours / thesis``; a value that is missing (no thesis value, no run) reads ``–``, as in
+    the report, never ``nan``."""
+    def text(v, fmt):
+        return "–" if v is None or pd.isna(v) else format(float(v), fmt)
+
+    return f"{text(ours, '.3f')} / {text(thesis, 'g')}"
+
+
 def show(table: str, rows: list[Row], records: dict[str, dict], out_dir: str | Path, title: str = "", *,
          label: str = "labels", by_group: bool = False) -> pd.DataFrame:
     """A notebook's one call per table: summarise ``rows`` (:func:`summarise`), write the table (:func:`write`),
@@ -121,7 +139,7 @@ def show(table: str, rows: list[Row], records: dict[str, dict], out_dir: str | P
     lines = []
     for key, grp in frame.groupby(["group", "row"] if by_group else "row", sort=False):
         head = {"evaluation": key[0], label: key[1]} if by_group else {label: key}
-        lines.append({**head, **{m: f"{x.ours:.3f} / {x.thesis:g}" for m, x in grp.set_index("metric").iterrows()}})
+        lines.append({**head, **{m: show_cell(x.ours, x.thesis) for m, x in grp.set_index("metric").iterrows()}})
     try:
         from IPython.display import display
     except ImportError:  # pragma: no cover - outside a notebook

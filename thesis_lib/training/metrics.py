@@ -14,7 +14,9 @@ CIFAR-10H or CIFAR-10S label distributions), not against hard CIFAR-10 labels:
    PixMix's ``calib_err`` as its bin size ``beta``): bins of 100 examples for sets of at least 1,000 (the
    3,000-image CIFAR-10H set: 30 bins), bins of 10 for smaller ones (the 100-image CIFAR-10S set: 10 bins;
    with bins of 100 it would be a single bin, |mean confidence - accuracy|). See
-   :func:`calibration_bin_size`; :func:`evaluate` records the size it used as ``calibration_bin_size``.
+   :func:`calibration_bin_size`; :func:`evaluate` records the size it used as ``calibration_bin_size``. That code
+   dropped the most confident bin from the sum; :func:`rms_calibration_error_authors` is that statistic (what the
+   thesis's cells hold, so the one to compare with them), :func:`rms_calibration_error` the correct one we record.
 3. **Robustness** -- the soft-label cross-entropy after a one-step FGSM attack (Goodfellow et al., 2014)
    with l-inf budget 4/255 in [0, 1] pixel space (thesis: "l_inf = 4 ... following Peterson et al.").
 
@@ -53,6 +55,7 @@ __all__ = [
     "fgsm_loss",
     "metrics_from_outputs",
     "rms_calibration_error",
+    "rms_calibration_error_authors",
     "soft_cross_entropy",
 ]
 
@@ -150,14 +153,20 @@ def rms_calibration_error(confidence: Any, correct: Any, bin_size: int = CALIBRA
     Differences from the code the thesis ran (``calib_err`` in PixMix's ``calibration_tools.py``, copied into
     cambridge-mlg/cifar-10s): that loop is ``for i in range(len(bins) - 1)``, so it silently drops the last
     (most confident) bin from the sum, and it fails for N < bin_size. We sum over every bin, as the
-    metric is defined, and sort stably so that ties in confidence are binned deterministically.
+    metric is defined, and sort stably so that ties in confidence are binned deterministically. The authors'
+    statistic, to compare with the thesis's cells, is :func:`rms_calibration_error_authors`.
     """
+    conf, corr = _calibration_inputs(confidence, correct, bin_size)
+    return float(math.sqrt(sum(_binned_squared_gaps(conf, corr, bin_size))))
+
+
+def _calibration_inputs(confidence: Any, correct: Any, bin_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Checked float64 confidence (clipped to [0, 1]) and 0/1 correctness, as both calibration errors take them."""
     conf = _to_numpy_1d(confidence, "confidence")
     corr = _to_numpy_1d(correct, "correct")
     if conf.shape[0] != corr.shape[0]:
         raise ValueError(f"confidence and correct must have the same length, got {conf.shape[0]} and {corr.shape[0]}")
-    n = conf.shape[0]
-    if n == 0:
+    if conf.shape[0] == 0:
         raise ValueError("calibration error of an empty set is undefined")
     if isinstance(bin_size, bool) or not isinstance(bin_size, (int, np.integer)) or bin_size < 1:
         raise ValueError(f"bin_size must be a positive int, got {bin_size!r}")
@@ -166,20 +175,41 @@ def rms_calibration_error(confidence: Any, correct: Any, bin_size: int = CALIBRA
     # A float32 softmax can overshoot 1 by an ulp; allow that much and clip, reject anything else.
     if conf.min() < -_PROB_TOL or conf.max() > 1.0 + _PROB_TOL:
         raise ValueError(f"confidence must lie in [0, 1], got range [{conf.min()}, {conf.max()}]")
-    conf = np.clip(conf, 0.0, 1.0)
     if not np.all((corr == 0.0) | (corr == 1.0)):
         raise ValueError("correct must contain only 0/1 (or booleans)")
+    return np.clip(conf, 0.0, 1.0), corr
 
+
+def _binned_squared_gaps(conf: np.ndarray, corr: np.ndarray, bin_size: int) -> list[float]:
+    """Per adaptive bin, least confident first: ``(|b| / N) * (mean confidence - mean correctness)^2``."""
+    n = conf.shape[0]
     order = np.argsort(conf, kind="stable")
     conf, corr = conf[order], corr[order]
     n_bins = max(1, n // bin_size)
     starts = [b * bin_size for b in range(n_bins)]
     ends = starts[1:] + [n]  # the last bin runs to the end: it absorbs the remainder
-    squared = 0.0
-    for lo, hi in zip(starts, ends):
-        gap = conf[lo:hi].mean() - corr[lo:hi].mean()
-        squared += (hi - lo) / n * gap * gap
-    return float(math.sqrt(squared))
+    return [(hi - lo) / n * (conf[lo:hi].mean() - corr[lo:hi].mean()) ** 2 for lo, hi in zip(starts, ends)]
+
+
+def rms_calibration_error_authors(confidence: Any, correct: Any, bin_size: int = CALIBRATION_BIN_SIZE) -> float:
+    """The calibration error as the thesis's numbers were computed: the authors' binning, last bin dropped.
+
+    The same adaptive bins as :func:`rms_calibration_error` (``N // bin_size`` bins of ``bin_size`` examples sorted
+    by confidence, the last absorbing the remainder), but the sum runs over every bin except the last, as the loop
+    ``for i in range(len(bins) - 1)`` of ``calib_err`` in cambridge-mlg/cifar-10s
+    (``computational_experiments/utils.py``, after PixMix / Hendrycks et al.) does; the weights stay ``|b| / N``
+    over all N examples (not renormalised). So the most confident bin (with the remainder) never counts:
+
+        error = sqrt( sum_{b < last} (|b| / N) * (mean confidence in b - mean correctness in b)^2 ).
+
+    With a single bin (``N < 2 * bin_size``) nothing is summed and the error is 0.0; the authors' code raises for
+    ``N < bin_size`` (it has no bin at all), here that case is one bin too and gives 0.0. It equals the all-bins
+    statistic exactly when the last bin is perfectly calibrated (mean confidence = accuracy there). Report it as
+    "calibration (authors' binning, last bin dropped)": it is the statistic to compare with the thesis's cells,
+    not the correct one (:func:`rms_calibration_error`).
+    """
+    conf, corr = _calibration_inputs(confidence, correct, bin_size)
+    return float(math.sqrt(sum(_binned_squared_gaps(conf, corr, bin_size)[:-1])))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -356,13 +386,17 @@ def evaluate(
 def metrics_from_outputs(log_probs, soft_targets, fgsm_log_probs=None, bin_size: int | None = None) -> dict:
     """The metrics of :func:`evaluate` recomputed from kept log-softmax outputs (no model, no GPU): a metric fix or
     a new metric needs no retraining. Inputs may be float16 (as a run record keeps them); the arithmetic is float64.
-    ``bin_size``: default :func:`calibration_bin_size` of the set, as :func:`evaluate` chooses it."""
+    ``bin_size``: default :func:`calibration_bin_size` of the set, as :func:`evaluate` chooses it. Beside
+    ``"calibration"`` (every bin, :func:`rms_calibration_error`) it returns ``"calibration_authors"``, the authors'
+    statistic (last bin dropped, :func:`rms_calibration_error_authors`) that the thesis's cells hold."""
     lp = torch.as_tensor(np.asarray(log_probs, dtype=np.float64))
     t = torch.as_tensor(np.asarray(soft_targets, dtype=np.float64))
     bin_size = calibration_bin_size(len(t)) if bin_size is None else bin_size
     ce = lambda x: float(-(t * x).sum(1).mean())  # noqa: E731  (0 * -inf cannot occur: log-probs are finite)
     correct = lp.argmax(1) == t.argmax(1)
-    return {"ce": ce(lp), "calibration": rms_calibration_error(lp.max(1).values.exp(), correct, bin_size=bin_size),
+    conf = lp.max(1).values.exp()
+    return {"ce": ce(lp), "calibration": rms_calibration_error(conf, correct, bin_size=bin_size),
+            "calibration_authors": rms_calibration_error_authors(conf, correct, bin_size=bin_size),
             "fgsm_loss": float("nan") if fgsm_log_probs is None else
             ce(torch.as_tensor(np.asarray(fgsm_log_probs, dtype=np.float64))),
             "calibration_bin_size": float(bin_size), "accuracy": correct.double().mean().item(), "n": float(len(t))}

@@ -8,15 +8,15 @@ import numpy as np
 import seaborn as sns
 
 from thesis_lib import CLASSES
-from thesis_lib.chapters.common import OURS, THEIRS, save  # noqa: F401  (the figures' colours and writer)
+from thesis_lib.chapters.common import OURS, THEIRS, save, set_note  # noqa: F401  (the figures' colours and writer)
 from thesis_lib.labels import soft_label
 
 
-def label_varieties(el, gamma: float = 0.1, title: str = ""):
-    """Fig. 3.2: the four labels built from one annotator's elicitation."""
+def label_varieties(el, gamma: float = 0.1, title: str = "", rules: str = "thesis"):
+    """Fig. 3.2: the four labels built (under ``rules``) from one annotator's elicitation."""
     fig, axes = plt.subplots(1, 4, figsize=(14, 2.8), sharey=True)
     for ax, (letter, variety) in zip(axes, zip("ABCD", ("T1Uniform", "T1Clamp", "T2Uniform", "T2Clamp"))):
-        lab = soft_label(el, variety, gamma)
+        lab = soft_label(el, variety, gamma, rules=rules)
         colors = ["0.75" if k in el.impossible else OURS for k in range(len(CLASSES))]
         ax.bar(range(len(CLASSES)), lab, color=colors)
         ax.set_title(f"{letter}) {variety[:2]}, {variety[2:]}")
@@ -34,8 +34,35 @@ def describe_elicitation(el) -> str:
     return s + f"; definitely not: {', '.join(CLASSES[k] for k in sorted(el.impossible)) or 'none'} (grey)"
 
 
-def label_comparisons(images: np.ndarray, frame, titles=None):
-    """Figs 3.3, 3.4, B.1, B.2: each image beside its CIFAR-10S (blue) and CIFAR-10H (red) labels."""
+#: The CIFAR-10 classes of the images the thesis's figures show, as their captions name them.
+THESIS_CLASSES = {"3.4": ("frog", "airplane", "frog"), "B.1": ("dog", "frog", "bird"),
+                  "B.2": ("truck", "dog", "airplane")}
+
+
+def _and(words) -> str:
+    words = [str(w) for w in words]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def comparison_note(frame, thesis_classes=None) -> str:
+    """What a label-comparison figure of ours shows: its test images and their CIFAR-10 classes, and whether those
+    differ from the images the thesis's figure shows (``thesis_classes``, from its caption)."""
+    idx = [int(i) for i in frame.index]
+    classes = [CLASSES[int(h)] for h in frame.hard]
+    text = (f"test image{'s' if len(idx) > 1 else ''} {_and(idx)} (CIFAR-10 label{'s' if len(idx) > 1 else ''} "
+            f"{_and(classes)}), picked by the thesis's rule from our labels")
+    if thesis_classes is not None:
+        if tuple(classes) != tuple(thesis_classes):
+            text += f"; not the thesis's images (its figure shows {_and(thesis_classes)})"
+        else:
+            text += f"; the same classes as the thesis's figure ({_and(thesis_classes)})"
+    return text + "."
+
+
+def label_comparisons(images: np.ndarray, frame, titles=None, thesis_classes=None):
+    """Figs 3.3, 3.4, B.1, B.2: each image beside its CIFAR-10S (blue) and CIFAR-10H (red) labels. The figure's
+    note (:func:`comparison_note`, written by :func:`save` and added to the report's caption) names the images
+    and, given the thesis figure's ``thesis_classes``, says whether they are other images than the thesis's."""
     n = len(frame)
     fig, axes = plt.subplots(2, n, figsize=(4.2 * n, 5.2), gridspec_kw={"height_ratios": [1.1, 1]}, squeeze=False)
     x = np.arange(len(CLASSES))
@@ -50,7 +77,7 @@ def label_comparisons(images: np.ndarray, frame, titles=None):
         ax.set_ylim(0, 1)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    return fig
+    return set_note(fig, comparison_note(frame, thesis_classes))
 
 
 def simulator_fit(sim, elicitations_by_band: dict):
@@ -82,7 +109,10 @@ METRIC_NAMES = {"ce": "CE", "calibration": "Calibration", "fgsm_loss": "FGSM los
 
 def metric_curves(points, records: dict, eval_sets=("cifar10h", "cifar10s"), x: str = "x", xlabel: str = "",
                   log_x: bool = False):
-    """Figs 3.5, B.3 and 3.6: each metric against ``x`` per series, mean with 95 % CI bars over the runs."""
+    """Figs 3.5, B.3 and 3.6: each metric against ``x`` per series, mean with 95 % CI bars over the runs. When a
+    point rests on fewer than the thesis's 5 seeds the figure's note says how many (and, with one seed, that no
+    bars can be drawn), so the thesis's caption ("averaged over 5 seeds", "bars ... over the 5 seeds") is not
+    read as describing ours."""
     from thesis_lib.core.summary import mean_ci
 
     fig, axes = plt.subplots(len(eval_sets), 3, figsize=(13, 3.4 * len(eval_sets)), squeeze=False)
@@ -104,4 +134,17 @@ def metric_curves(points, records: dict, eval_sets=("cifar10h", "cifar10s"), x: 
                 ax.set_xscale("log")
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
-    return fig
+    return set_note(fig, seeds_note([len({s.seed for s in p.specs}) for p in points]))
+
+
+def seeds_note(per_point) -> str | None:
+    """The note of a figure whose points average ``per_point`` seeds each, when that is not the thesis's 5."""
+    counts = sorted(set(int(n) for n in per_point))
+    if not counts or counts[0] >= 5:
+        return None
+    seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+    plural = "s" if counts[-1] != 1 else ""
+    if counts[-1] == 1:
+        return "each dot rests on one seed, not an average over 5 seeds; with one seed there are no interval bars."
+    return (f"each dot averages {seeds} seed{plural}, not 5; bars are 95 % intervals over those seeds"
+            + (" (none where a dot has one seed)." if counts[0] == 1 else "."))

@@ -330,6 +330,20 @@ def statement_tests(frame: pd.DataFrame | None = None, level: str = "stimulus", 
     return out
 
 
+def readable_statements(statements: pd.DataFrame) -> pd.DataFrame:
+    """:func:`statement_tests` rows as a reader wants them in a notebook: named columns, the statistic to four
+    significant digits, p in scientific notation (``3.2e-04``), "held" as yes / no, the thesis's sentence last."""
+    def p_text(p):
+        return "–" if pd.isna(p) else f"{float(p):.1e}"
+
+    return pd.DataFrame({
+        "statement": statements["id"], "level": statements["level"], "what is tested": statements["statement"],
+        "test": statements["test"], "statistic": [f"{float(v):.4g}" for v in statements["statistic"]],
+        "p": [p_text(p) for p in statements["p_value"]],
+        "held": ["yes" if bool(h) else "no" for h in statements["held"]],
+        "the thesis says": statements["thesis_says"]}).reset_index(drop=True)
+
+
 # ------------------------------------------------------------------------------------------ participant stats
 def participant_statistics(first_collection_names=None, raw: pd.DataFrame | None = None) -> pd.DataFrame:
     """Section 4.2.1's crowdsourcing numbers, from the raw trials of the first collection, beside the thesis's.

@@ -73,10 +73,10 @@ def composition_by_rules(variety: str = "T2Clamp", gamma: float = DEFAULT_GAMMA)
     return pd.DataFrame(rows)
 
 
-def example_labels(name: str, variety: str = "T2Clamp", gamma: float = DEFAULT_GAMMA):
-    """Fig. 5.1: a mixed image's aggregated human label and its mixup (two-hot) label."""
+def example_labels(name: str, variety: str = "T2Clamp", gamma: float = DEFAULT_GAMMA, rules: str = "thesis"):
+    """Fig. 5.1: a mixed image's aggregated human label (built under ``rules``) and its mixup (two-hot) label."""
     elicited = load_hmix_soft_label_elicitations()
-    per = annotator_labels({name: elicited.elicitations[name]}, variety, gamma)[name]
+    per = annotator_labels({name: elicited.elicitations[name]}, variety, gamma, rules=rules)[name]
     s = parse_stimulus(name)
     return per.mean(0), two_hot_label(s.lambda_f, s.class_a, s.class_b)
 
@@ -99,9 +99,12 @@ def fig_5_1(image: np.ndarray, name: str, human: np.ndarray, mix: np.ndarray):
     import matplotlib.pyplot as plt
 
     from thesis_lib import CLASSES
-    from thesis_lib.chapters.common import OURS, THEIRS
+    from thesis_lib.chapters.common import OURS, THEIRS, set_note
 
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1, 2.5]})
+    s = parse_stimulus(name)
+    if {s.class_a, s.class_b} != {CLASSES.index("horse"), CLASSES.index("ship")} or abs(s.lambda_f - 0.5) > 1e-9:
+        set_note(fig, f"{name}, not a λ = 0.5 horse/ship mix (H-Mix has none with soft labels).")
     ax0.imshow(np.clip(np.rint(image), 0, 255).astype(np.uint8))
     ax0.set_axis_off()
     ax0.set_title(name, fontsize=7)

@@ -20,7 +20,9 @@ Each hook draws its lambdas from a host Generator seeded with the run's seed (no
 ``endpoints``: ``hard`` (CIFAR-10 labels) or ``soft`` (section 5.2.3): the 1,000 CIFAR-10S training images keep
 their real human labels (T2 Clamp at the spec's gamma, aggregated by Psi over every annotator we have for the
 image: Chapter 5 names no M, and these are all the labels there are), and only the 6,000 without CIFAR-10S labels
-get simulated ones (appendix B.5), as the thesis says ("simulate more of our labels over the 6,000").
+get simulated ones (appendix B.5), as the thesis says ("simulate more of our labels over the 6,000"). Both are
+built under the spec's label rule set (``rules``: ``"thesis"``, the default, or ``"release"``); hard endpoints
+need none.
 
 Evaluation: the 3,000 held-out images against CIFAR-10H, and "Corruption CE": the mean CE over the 15
 CIFAR-10-C corruptions at severity 3 of those images (:mod:`thesis_lib.training.corruptions`), against CIFAR-10H.
@@ -102,27 +104,29 @@ def policy(spec: RunSpec):
     return S.MixupHook(s["alpha"], lambda_g, seed=spec.seed), loss
 
 
-def soft_endpoints(train_idx: np.ndarray, seed: int, gamma: float = 0.1) -> np.ndarray:
+def soft_endpoints(train_idx: np.ndarray, seed: int, gamma: float = 0.1, rules: str = "thesis") -> np.ndarray:
     """Soft endpoints for the training images (section 5.2.3): CIFAR-10S images keep their real T2 Clamp labels
     (aggregated by Psi over all their annotators); the others get simulated CIFAR-10S-like labels (appendix B.5,
-    the simulator fitted on CIFAR-10S), drawn with ``seed`` in the order of ``train_idx``."""
+    the simulator fitted on CIFAR-10S), drawn with ``seed`` in the order of ``train_idx``. Both are built under
+    the label rule set ``rules`` (:mod:`thesis_lib.labels.varieties`)."""
+    check_rules(rules)
     probs = data.load_cifar10h_probs()
     c10s = data.load_cifar10s()
     human = np.isin(train_idx, c10s.indices)
     out = np.empty((len(train_idx), probs.shape[1]))
     if human.any():
         real = aggregate(annotator_labels({int(i): c10s.elicitations[int(i)] for i in train_idx[human]}, "T2Clamp",
-                                          gamma))
+                                          gamma, rules=rules))
         out[human] = np.stack([real[int(i)] for i in train_idx[human]])
     if (~human).any():
-        sim = SoftLabelSimulator.fit(c10s.elicitations, probs, data.class_similarity(), gamma)
+        sim = SoftLabelSimulator.fit(c10s.elicitations, probs, data.class_similarity(), gamma, rules=rules)
         out[~human] = sim.simulate(probs[train_idx[~human]], seed=seed)
     return out
 
 
 def run_data(spec: RunSpec) -> RunData:
     s = settings(spec)
-    check_rules(spec.rules)  # recorded only: the simulated soft endpoints (B.5) use the thesis rules
+    check_rules(spec.rules)  # the soft endpoints (real and simulated) are built under spec.rules; hard ones need none
     cifar10 = data.load_cifar10_test()
     split = data.load_uma_split()
     train_idx = split.train
@@ -132,7 +136,8 @@ def run_data(spec: RunSpec) -> RunData:
         train_idx = np.setdiff1d(train_idx, validation)
     if spec.train_subset is not None and spec.train_subset < len(train_idx):
         train_idx = np.sort(np.random.default_rng(spec.seed).choice(train_idx, size=spec.train_subset, replace=False))
-    y = soft_endpoints(train_idx, spec.seed, spec.gamma) if s["endpoints"] == "soft" else hard_labels(cifar10.labels[train_idx])
+    y = (soft_endpoints(train_idx, spec.seed, spec.gamma, spec.rules) if s["endpoints"] == "soft"
+         else hard_labels(cifar10.labels[train_idx]))
     test = split.test
     test = eval_subset(test, spec)
     hook, loss = policy(spec)
@@ -180,8 +185,9 @@ def overrides(chosen: dict | None) -> dict[str, dict]:
 
 
 def build_grid(profile: str, seeds=None, model: str | None = None, tables=TABLES, images: str | None = None,
-               chosen: dict | None = None) -> dict:
-    """The rows of each table; ``chosen`` replaces the thesis's alpha / kappa choices (see :func:`overrides`)."""
+               chosen: dict | None = None, rules: str = "thesis") -> dict:
+    """The rows of each table; ``chosen`` replaces the thesis's alpha / kappa choices (see :func:`overrides`);
+    ``rules`` is every run's label rule set (the default keeps the default run keys)."""
     from thesis_lib.core import profiles
     from thesis_lib.runs.spec import make_spec
 
@@ -192,6 +198,7 @@ def build_grid(profile: str, seeds=None, model: str | None = None, tables=TABLES
     if unknown:
         raise ValueError(f"unknown table {sorted(unknown)}; Chapter 5 has {TABLES}")
     images = images or data.image_source()
+    check_rules(rules)
     over = overrides(chosen)
     ent_alpha = float(over.get("ent_wc", {}).get("alpha", ENT_WC_ALPHA))
 
@@ -203,7 +210,7 @@ def build_grid(profile: str, seeds=None, model: str | None = None, tables=TABLES
         if alpha is not None:  # a fixed alpha (C.1's one-change rows); the default alpha keeps the default key
             extra = {k: v for k, v in {**extra, "alpha": float(alpha)}.items()
                      if not (k == "alpha" and v == DEFAULTS[algo]["alpha"])}
-        return tuple(make_spec(5, algo, model, s, profile, images=images, extra=extra) for s in seeds)
+        return tuple(make_spec(5, algo, model, s, profile, images=images, extra=extra, rules=rules) for s in seeds)
 
     rows = {
         "5.1": [Row(_NAMES[a], specs(a), eval_sets=("cifar10h",)) for a in ("mixup", "mix_maxent", "ent_wc")],
@@ -225,7 +232,7 @@ ENT_WC_ALPHAS = (0.1, 0.2, 0.4, 1.0, 5.0, 10.0)
 KAPPAS = (0.0, 0.2, 0.5, 0.7, 0.9)
 
 
-def _candidates(profile, seeds, model, images, algo, name, values, fixed=None):
+def _candidates(profile, seeds, model, images, algo, name, values, fixed=None, rules="thesis"):
     from thesis_lib.core import profiles
     from thesis_lib.runs.spec import make_spec
 
@@ -236,13 +243,13 @@ def _candidates(profile, seeds, model, images, algo, name, values, fixed=None):
     out = {}
     for v in values:
         extra = {k: x for k, x in {**(fixed or {}), name: float(v)}.items() if x != DEFAULTS[algo][k]}
-        out[v] = tuple(make_spec(5, algo, model, s, profile, images=images, validation=True, extra=extra)
-                       for s in seeds)
+        out[v] = tuple(make_spec(5, algo, model, s, profile, images=images, validation=True, extra=extra,
+                                 rules=rules) for s in seeds)
     return out
 
 
 def run_tuning(profile: str, seeds=None, model: str | None = None, images: str | None = None,
-               device: str | None = None, jobs: int = 1):
+               device: str | None = None, jobs: int = 1, rules: str = "thesis"):
     """Train every validation candidate (through the run cache) and choose; returns ``(chosen, score tables)``
     with ``chosen = {"mix_maxent": {"alpha": a}, "ent_wc": {"alpha": a, "kappa": k}}`` for :func:`build_grid`."""
     from thesis_lib.runs.run import run_grid
@@ -251,7 +258,7 @@ def run_tuning(profile: str, seeds=None, model: str | None = None, images: str |
         records = {r["key"]: r for r in run_grid([s for ss in cands.values() for s in ss], device=device, jobs=jobs)}
         return choose(cands, records)
 
-    kw = dict(profile=profile, seeds=seeds, model=model, images=images)
+    kw = dict(profile=profile, seeds=seeds, model=model, images=images, rules=check_rules(rules))
     scores = {}
     maxent_alpha, scores["Mix-MaxEnt alpha"] = stage(_candidates(**kw, algo="mix_maxent", name="alpha",
                                                                  values=MAXENT_ALPHAS))

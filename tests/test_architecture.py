@@ -1,5 +1,6 @@
-"""The package's layering (ARCHITECTURE.md): the import graph has no cycle, the engine imports no chapter, no
-notebook cell defines a function or class, and the move into layers changed no run key."""
+"""The package's layering (ARCHITECTURE.md): the import graph has no cycle, the engine imports no chapter, the
+package's own modules are imported at the top of each file, every command line lives in ``cli/``, no notebook
+cell defines a function or class, and the move into layers changed no run key."""
 
 from __future__ import annotations
 
@@ -152,6 +153,93 @@ def test_the_move_changed_no_run_key():
             5: ("ent_wc", "66cc1e1a0c3e3110a82e")}
     for chapter, (method, key) in keys.items():
         assert make_spec(chapter, method, "small_cnn", 0, "smoke", images="mirror_reconstruction").key == key
+
+
+def own_imports_inside_functions() -> list[str]:
+    """``path:line`` of every import of thesis_lib's own modules made inside a function (relative ones too), unless
+    its line says ``# cycle:`` (it breaks a real import cycle, named in the comment)."""
+    found = []
+    for path in sorted(PKG.rglob("*.py")):
+        src = path.read_text()
+        lines = src.splitlines()
+        for fn in ast.walk(ast.parse(src, str(path))):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            for node in ast.walk(fn):
+                own = (isinstance(node, ast.Import) and any(a.name.split(".")[0] == "thesis_lib" for a in node.names)
+                       or isinstance(node, ast.ImportFrom)
+                       and (node.level > 0 or (node.module or "").split(".")[0] == "thesis_lib"))
+                if own and not any("# cycle:" in line for line in lines[node.lineno - 1:node.end_lineno]):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return sorted(set(found))
+
+
+def test_own_modules_are_imported_at_the_top():
+    """No module imports the package's own modules inside a function, unless that import breaks a real cycle and
+    says so (``# cycle: a -> b -> a``): what a module needs shows at its top."""
+    assert not own_imports_inside_functions()
+
+
+SHIMS = {"run", "grid", "allocate", "report", "preflight", "metrics", "cache"}  # thesis_lib/<name>.py: typed names
+
+
+def entry_points_outside_cli() -> list[str]:
+    """Modules outside ``thesis_lib/cli/`` with a command line: a top-level ``def main``, an ``argparse`` import or
+    an ``if __name__ == "__main__"`` block. A re-export module (``thesis_lib/run.py`` ...) may run its ``main`` as
+    ``python -m thesis_lib.run``, but only one imported from ``thesis_lib.cli``."""
+    bad = []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG)
+        if rel.parts[0] == "cli":
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        shim = len(rel.parts) == 1 and rel.stem in SHIMS
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import) and any(a.name == "argparse" for a in node.names) or \
+                    isinstance(node, ast.ImportFrom) and node.module == "argparse":
+                bad.append(f"{rel}: imports argparse")
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "main":
+                bad.append(f"{rel}: def main")
+            if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) and not shim:
+                bad.append(f"{rel}: runs as __main__")
+        if shim:
+            mains = [n for n in tree.body if isinstance(n, ast.ImportFrom) and any(a.name == "main" for a in n.names)]
+            if any(not (m.module or "").startswith("thesis_lib.cli.") for m in mains):
+                bad.append(f"{rel}: main not from thesis_lib.cli")
+    return bad
+
+
+def test_every_entry_point_lives_in_cli():
+    assert not entry_points_outside_cli()
+    import thesis_lib.cli.allocate
+    import thesis_lib.cli.grid
+    import thesis_lib.cli.preflight
+    import thesis_lib.cli.report
+    import thesis_lib.cli.run
+    from thesis_lib import allocate, grid, preflight, report, run
+
+    for shim, command in ((allocate, thesis_lib.cli.allocate), (grid, thesis_lib.cli.grid),
+                          (preflight, thesis_lib.cli.preflight), (report, thesis_lib.cli.report),
+                          (run, thesis_lib.cli.run)):
+        assert shim.main is command.main, shim.__name__
+
+
+def test_the_structure_checks_can_fail(tmp_path, monkeypatch):
+    """The two checks above find a violation when there is one (a copy of the package with one planted)."""
+    import shutil
+
+    copy = tmp_path / "thesis_lib"
+    shutil.copytree(PKG, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(copy / "runs" / "spec.py", "a") as f:
+        f.write("\n\ndef _late():\n    from thesis_lib.core import profiles  # noqa\n    return profiles\n\n\n"
+                "def main(argv=None):\n    import argparse\n    return argparse\n")
+    with open(copy / "runs" / "cache.py", "a") as f:
+        f.write("\n\ndef _late():\n    from thesis_lib.core import atomic  # cycle: planted, allowed\n    return atomic\n")
+    monkeypatch.setitem(globals(), "PKG", copy)
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)
+    assert own_imports_inside_functions() == [f"thesis_lib/runs/spec.py:{len((copy / 'runs' / 'spec.py').read_text().splitlines()) - 6}"]
+    assert entry_points_outside_cli() == ["runs/spec.py: imports argparse", "runs/spec.py: def main"]
 
 
 def test_old_entry_points_still_import():

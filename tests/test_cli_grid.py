@@ -1,6 +1,7 @@
 """python -m thesis_lib.grid: the notebooks' own specs, filled into the cache table by table, with a deadline."""
 
 from thesis_lib.chapters.ch4 import runs as chapter4
+from thesis_lib.chapters.grids import table_rows
 from thesis_lib.cli import grid
 
 
@@ -20,3 +21,21 @@ def test_grid_lists_trains_and_respects_a_deadline(tmp_path, monkeypatch, capsys
 
     assert grid.main(["--chapter", "3", "--tables", "9.9", "--list"]) == 2
     assert "unknown table" in capsys.readouterr().err
+
+
+def test_grid_rules_reach_every_spec_and_chapter_4_refuses_them(tmp_path, monkeypatch, capsys):
+    """``--rules`` (default thesis) is passed into the specs the grid builds, as the notebooks' ``rules``; Chapter
+    4's labels come from lambda_h, so a rule set other than the default is an error there."""
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path))
+    thesis = table_rows(5, "smoke", ("5.2",))
+    release = table_rows(5, "smoke", ("5.2",), rules="release")
+    keys = lambda rows: {s.key for r in rows["5.2"] for s in r.specs}  # noqa: E731
+    assert {s.rules for r in release["5.2"] for s in r.specs} == {"release"} and not keys(thesis) & keys(release)
+    assert {s.rules for r in table_rows(3, "smoke", ("3.2",), rules="release")["3.2"] for s in r.specs} == {"release"}
+    assert grid.main(["--chapter", "5", "--tables", "5.2", "--profile", "smoke", "--rules", "release", "--list"]) == 0
+    assert grid.main(["--chapter", "3", "--tables", "3.2", "--profile", "smoke", "--rules", "authors", "--list"]) == 2
+    assert "unknown label rule set" in capsys.readouterr().err
+    assert grid.main(["--chapter", "4", "--tables", "4.2", "--profile", "smoke", "--rules", "release", "--list"]) == 2
+    assert "Chapter 4's labels come from lambda_h" in capsys.readouterr().err
+    assert grid.main(["--chapter", "4", "--tables", "4.2", "--profile", "smoke", "--rules", "thesis", "--list"]) == 0
+

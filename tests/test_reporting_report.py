@@ -15,6 +15,7 @@ import pytest
 
 from thesis_lib.reporting import claims
 from thesis_lib.reporting import reference
+from thesis_lib.cli import report as report_cli
 from thesis_lib.reporting import report
 from thesis_lib.runs.run import run_grid
 from thesis_lib.runs.spec import make_spec
@@ -245,8 +246,9 @@ def test_counts_are_integers_and_p_values_scientific(tmp_path):
     text = report.markdown(tmp_path / "results", tmp_path / "figures", tmp_path / "results")
     assert "| participants (N) | 248 | N = 248 |" in text and "| images labelled | 1000 | 1,000 |" in text
     assert "| share of CIFAR-10 test set | 0.1 | 10 % |" in text
-    assert "| S1 | 12.5 | 3.2e-04 | 33 | True |" in text and "| S2 | 3 | 5.0e-01 | – | False |" in text
+    assert "| S1 | 12.5 | 3.2e-04 | 33 | yes |" in text and "| S2 | 3 | 5.0e-01 | – | no |" in text
     assert "248.0" not in text and "0.0003" not in text
+    assert "| id | statistic | p value | n | held |" in text and "p_value" not in text   # column names as words
     assert "| 4.2 | 4.2a: Sep beats mixup labels on CE | **held** (p = 1.4e-05) | **held** (p = 1.4e-05, n = 5) |" in text
     assert report.format_p(0.00032) == "3.2e-04" and report.format_number(51.0) == "51"
 
@@ -312,16 +314,16 @@ def test_no_table_is_an_error(tmp_path):
     (results / "tables").mkdir(parents=True)
     with pytest.raises(report.MissingTables, match="no table"):
         report.check_tables(results_dir=results)
-    assert report.main(["--results", str(results), "--figures", str(tmp_path / "figures")]) == 1
+    assert report_cli.main(["--results", str(results), "--figures", str(tmp_path / "figures")]) == 1
     assert "Error: no table was produced" in (results / "REPORT.md").read_text()
     _smoke_table(tmp_path)                                    # Table 3.2: notebook 03 produced a table
     assert set(report.check_tables(["03", "notebooks/03_cifar10s.ipynb", "3.2"], results)) == {"3.2"}
-    assert report.main(["--results", str(results), "--figures", str(tmp_path / "figures"), "--require", "03"]) == 0
+    assert report_cli.main(["--results", str(results), "--figures", str(tmp_path / "figures"), "--require", "03"]) == 0
     with pytest.raises(report.MissingTables, match="notebook 04_hmix produced no table"):
         report.check_tables(["03", "04_hmix"], results)
     with pytest.raises(report.MissingTables, match="Table 3.1 is missing"):
         report.check_tables(["3.1"], results)
-    assert report.main(["--results", str(results), "--figures", str(tmp_path / "figures"), "--require",
+    assert report_cli.main(["--results", str(results), "--figures", str(tmp_path / "figures"), "--require",
                         "notebooks/05_soft_mixup.ipynb"]) == 1
     # tables left from an earlier run do not count for this one
     with pytest.raises(report.MissingTables, match="no table"):

@@ -20,6 +20,7 @@ import torch  # noqa: E402
 from thesis_lib.runs import cache
 from thesis_lib.chapters.ch3 import plots
 from thesis_lib.cli import preflight
+from thesis_lib.cli import run as run_cli
 from thesis_lib.runs import run
 from thesis_lib.reporting import tables  # noqa: E402
 from thesis_lib.data import DataError, registry  # noqa: E402
@@ -163,7 +164,7 @@ def test_grid_workers_run_cpu_specs_at_the_fixed_thread_count(tmp_path, monkeypa
 def test_cli_refuses_bad_values_before_training(tmp_path, monkeypatch, capsys, args, field):
     monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path))
     _no_training(monkeypatch)
-    assert run.main(["--chapter", "3", "--label-method", "T2Clamp", "--deaggregate", *args]) == 2
+    assert run_cli.main(["--chapter", "3", "--label-method", "T2Clamp", "--deaggregate", *args]) == 2
     assert field in capsys.readouterr().err
     assert not list(tmp_path.rglob("*.json"))
 
@@ -219,7 +220,7 @@ def _unwritable(tmp_path) -> Path:
 def test_cli_checks_the_cache_is_writable_before_training(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("THESIS_RUNS_DIR", str(_unwritable(tmp_path)))
     _no_training(monkeypatch)
-    assert run.main(["--chapter", "3", "--label-method", "hard"]) == 2
+    assert run_cli.main(["--chapter", "3", "--label-method", "hard"]) == 2
     assert "not writable" in capsys.readouterr().err
 
 

@@ -17,7 +17,8 @@ from thesis_lib.runs import cache
 from thesis_lib.chapters.ch3 import runs as chapter3
 from thesis_lib.core import summary
 from thesis_lib.training.augment import crop_flip
-from thesis_lib.runs.run import main, run_spec
+from thesis_lib.cli.run import main
+from thesis_lib.runs.run import run_spec
 from thesis_lib.runs.spec import RunSpec, make_spec
 from thesis_lib.training.loop import Targets, TrainConfig, train
 
@@ -36,9 +37,11 @@ def test_identical_config_identical_key_and_every_field_changes_it():
                "extra": (("alpha", 0.2),), "rules": "release", "cache_version": 0}
     assert set(changed) == {f.name for f in fields(RunSpec)}, "every RunSpec field must be covered here"
     keys = {a.key}
+    # the spec checks the label method against its chapter: the chapter changes on a method both 4 and 5 know
+    mix = make_spec(5, "mixup", "small_cnn", 0, "smoke", images="mirror_reconstruction")
     for name, value in changed.items():
-        keys.add(replace(a, **{name: value}).key)
-    assert len(keys) == len(changed) + 1
+        keys.add(replace(mix if name == "chapter" else a, **{name: value}).key)
+    assert len(keys) == len(changed) + 1 and replace(mix, chapter=4).key != mix.key
 
 
 def test_make_spec_fills_the_thesis_protocol_and_rejects_bad_input():
@@ -164,6 +167,27 @@ def test_chapter3_training_set_and_labels():
 def test_cli_reports_bad_input(capsys):
     assert main(["--label-method", "T3Clamp"]) == 2
     assert "unknown label method" in capsys.readouterr().err
+    assert main(["--label-method", "T2Clamp", "--rules", "authors"]) == 2
+    assert "RunSpec rules='authors' is invalid: unknown label rule set" in capsys.readouterr().err
+    assert main(["--chapter", "4", "--label-method", "agg", "--rules", "release"]) == 2   # Chapter 4: no rule set
+    assert "Chapter 4's labels are not built from elicitations" in capsys.readouterr().err
+
+
+def test_the_spec_checks_the_label_method_and_rules_once_without_moving_a_key():
+    """RunSpec.check_spec is the one check of the label method (against its chapter) and of ``rules``; a valid
+    spec's key is what it was (tests/test_architecture.py pins three)."""
+    spec = make_spec(3, "T2Clamp", "small_cnn", 0, "smoke", images="mirror_reconstruction")
+    assert spec.key == "0bbd4c4d543670fadaf0"
+    assert replace(spec, rules="release").key != spec.key
+    with pytest.raises(ValueError, match="unknown label rule set"):
+        replace(spec, rules="Release")
+    with pytest.raises(ValueError, match="unknown label method 'T3Clamp'"):
+        replace(spec, label_method="T3Clamp")
+    with pytest.raises(ValueError, match="unknown Chapter 5 algorithm 'T2Clamp'"):
+        make_spec(5, "T2Clamp", None, 0, "smoke", images="official")
+    with pytest.raises(ValueError, match="Chapter 4's labels are not built from elicitations"):
+        make_spec(4, "agg", None, 0, "smoke", images="official", rules="release")
+    assert make_spec(5, "mixup", None, 0, "smoke", images="official", rules="release").rules == "release"
 
 
 def test_mean_ci_t_interval():

@@ -41,7 +41,7 @@ def test_missing_frost_textures_stop_chapter5_before_training(monkeypatch, tmp_p
     """Without imagecorruptions' frost images a Chapter 5 run used to train to the end and die in evaluation."""
     import importlib.util
 
-    from thesis_lib.training import corruptions
+    from thesis_lib.data import cifar10c
     from thesis_lib.cli import preflight
     from thesis_lib.runs.execute import prepare
     from thesis_lib.runs.spec import make_spec
@@ -49,7 +49,7 @@ def test_missing_frost_textures_stop_chapter5_before_training(monkeypatch, tmp_p
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "imagecorruptions" else real(name, *a))
-    corruptions._frost_textures.cache_clear()
+    cifar10c._frost_textures.cache_clear()
     try:
         with pytest.raises(NotImplementedError, match="pip install --no-deps imagecorruptions"):
             prepare(make_spec(5, "mixup", None, 0, "smoke", epochs=1), "cpu")
@@ -57,7 +57,7 @@ def test_missing_frost_textures_stop_chapter5_before_training(monkeypatch, tmp_p
         assert preflight.main(["smoke", nb]) == 2
         assert "frost" in capsys.readouterr().err
     finally:
-        corruptions._frost_textures.cache_clear()
+        cifar10c._frost_textures.cache_clear()
 
 
 def _env_sh(tmp_path, path=None, **env):

@@ -2,18 +2,19 @@
 (ARCHITECTURE.md):
 
 - ``thesis_lib.core``      profiles (protocols, output folders), atomic writes, mean +/- 95 % t-interval
-- ``thesis_lib.data``      checksummed sources and typed loaders (CIFAR-10 test set, CIFAR-10H, CIFAR-10S, H-Mix, GloVe)
+- ``thesis_lib.data``      checksummed sources and typed loaders (CIFAR-10 test set, CIFAR-10H, CIFAR-10S, H-Mix, GloVe),
+  CIFAR-10-C built from our own images
 - ``thesis_lib.labels``    label construction named as in the thesis (T1/T2 x Uniform/Clamp/Semantic, Psi, pools,
   subsampling, baselines, the appendix B.5 soft-label simulator)
 - ``thesis_lib.models``    the thesis's networks by name (ResNet-34A, ResNet-50, VGG-11, PreAct ResNet-18/34) and a
   small CNN for CPU profiles, each normalising [0, 1] pixels itself
 - ``thesis_lib.training``  the GPU-resident training loop, stacked runs, augmentation, mixup policies and losses,
-  metrics (section 3.3.1), CIFAR-10-C corruptions
+  metrics (section 3.3.1, and Chapter 5's corruption CE)
 - ``thesis_lib.runs``      run specifications and their keys, the run cache, the chapter registry and the executors
-  (``python -m thesis_lib.run``)
 - ``thesis_lib.chapters``  one folder per chapter notebook (``ch3``, ``ch4``, ``ch5``) and what they share
 - ``thesis_lib.reporting`` tables beside the thesis, reference values, claims, the report
-- ``thesis_lib.cli``       ``python -m thesis_lib.grid``, ``.allocate``, ``.preflight``
+- ``thesis_lib.cli``       every command line: ``python -m thesis_lib.run``, ``.grid``, ``.allocate``, ``.preflight``,
+  ``.report``
 """
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")

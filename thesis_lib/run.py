@@ -1,8 +1,9 @@
-"""``python -m thesis_lib.run``: one training run from the command line. The code lives in :mod:`thesis_lib.runs.run`;
-this module keeps the old name working."""
+"""``python -m thesis_lib.run``: one training run from the command line. The command is
+:mod:`thesis_lib.cli.run`, the engine (``run_grid``, ``run_spec``...) :mod:`thesis_lib.runs.run`; this module keeps
+the old names working."""
 
 from thesis_lib.runs.run import *  # noqa: F401,F403
-from thesis_lib.runs.run import main
+from thesis_lib.cli.run import main
 
 if __name__ == "__main__":
     import sys

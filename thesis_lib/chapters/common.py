@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from thesis_lib.core.atomic import atomic_path
+from thesis_lib.core.summary import mean_ci
 from thesis_lib.runs.spec import RunSpec
 from thesis_lib.training.loop import Targets
 
@@ -61,7 +62,6 @@ def choose(candidates: dict, records: dict) -> tuple[object, "pd.DataFrame"]:  #
     """The candidate with the lowest mean validation CE, and the table of every candidate's score."""
     import pandas as pd
 
-    from thesis_lib.core.summary import mean_ci
 
     rows = []
     for value, specs in candidates.items():

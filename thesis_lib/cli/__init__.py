@@ -1,3 +1,3 @@
-"""Command-line entry points above everything else: ``python -m thesis_lib.grid`` (:mod:`.grid`),
-``python -m thesis_lib.allocate`` (:mod:`.allocate`) and ``python -m thesis_lib.preflight`` (:mod:`.preflight`);
-``python -m thesis_lib.run`` and ``python -m thesis_lib.report`` live with their layers."""
+"""Every command-line entry point, above everything else: ``python -m thesis_lib.run`` (:mod:`.run`), ``.grid``
+(:mod:`.grid`), ``.allocate`` (:mod:`.allocate`), ``.preflight`` (:mod:`.preflight`) and ``.report``
+(:mod:`.report`). The names users type are the thin modules ``thesis_lib/{run,grid,allocate,preflight,report}.py``."""

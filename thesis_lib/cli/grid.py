@@ -3,11 +3,14 @@
     python -m thesis_lib.grid --chapter 3 --tables 3.1 --profile full --models resnet34a --jobs 8
     python -m thesis_lib.grid --chapter 5 --tables 5.1 --profile quick --list      # what would train, what is cached
     python -m thesis_lib.grid --chapter 3 --tables 3.2 --profile quick --engine multi   # runs stacked in one process
+    python -m thesis_lib.grid --chapter 5 --tables 5.2 --profile quick --rules release  # the release's label rules
 
 It builds the same run specs as the chapter notebooks (so their keys match and the notebooks then only load the
 results), trains the uncached ones through :func:`thesis_lib.runs.run.run_grid`, and prints, per table, how many runs
 are cached and the device-hours they took (wall time x device share). ``--deadline-min`` starts no run after that
 many minutes, for machines lent for a fixed time: a finished run is always saved, so the next call goes on.
+``--rules`` (default ``thesis``) is every run's label rule set, as a notebook's ``rules`` parameter; Chapter 4's
+labels come from lambda_h, so there anything but ``thesis`` is an error.
 """
 
 from __future__ import annotations
@@ -18,14 +21,14 @@ import time
 
 from thesis_lib.chapters.grids import table_rows  # noqa: F401  (thesis_lib.grid.table_rows, as before)
 from thesis_lib.data import DataError
+from thesis_lib.reporting.tables import device_hours
 from thesis_lib.runs import cache
+from thesis_lib.runs.run import run_grid
 from thesis_lib.runs.spec import unique_specs
 
 
 def summary(rows: dict, runs_root=None) -> list[dict]:
     """Per table: distinct runs, how many are cached, and the device-hours of the cached ones."""
-    from thesis_lib.reporting.tables import device_hours
-
     out = []
     for tid, table in rows.items():
         specs = unique_specs(s for r in table for s in r.specs)
@@ -52,12 +55,13 @@ def main(argv=None) -> int:
                    help="single: one run per training loop (default; THESIS_ENGINE); multi: stackable runs trained "
                         "together in this process (thesis_lib.training.multirun)")
     p.add_argument("--group-size", type=int, default=None, help="multi engine: at most this many runs per stack")
+    p.add_argument("--rules", default="thesis",
+                   help="label rule set of every run (chapters 3 and 5): thesis (default) or release; checked by the spec")
     p.add_argument("--list", action="store_true", help="only say what is cached and what would train")
     a = p.parse_args(argv)
-    from thesis_lib.runs.run import run_grid
 
     try:
-        rows = table_rows(a.chapter, a.profile, a.tables, a.seeds, a.models)
+        rows = table_rows(a.chapter, a.profile, a.tables, a.seeds, a.models, rules=a.rules)
         specs = unique_specs(s for table in rows.values() for r in table for s in r.specs)
         if not a.list:
             t0 = time.perf_counter()

@@ -18,8 +18,14 @@ from pathlib import Path
 
 import papermill as pm
 
+from thesis_lib import CLASSES
+from thesis_lib.chapters.grids import table_ids
+from thesis_lib.core.atomic import check_writable
+from thesis_lib.core.profiles import check_profile, default_figures_dir, default_results_dir
+from thesis_lib.data.cifar10c import check_available
 from thesis_lib.data.registry import DataError, verify_all
-from thesis_lib.core.profiles import check_profile
+from thesis_lib.models import MODEL_NAMES
+from thesis_lib.runs import cache
 
 #: Set by run_all.sh's own options; a ``-p`` would override what this pre-flight checked.
 RESERVED = {"profile": "--profile", "jobs": "--jobs"}
@@ -58,8 +64,6 @@ def _seeds(value: str):
 
 
 def _model_names():
-    from thesis_lib.models import MODEL_NAMES
-
     return MODEL_NAMES
 
 
@@ -79,8 +83,6 @@ def _models(value: str):
 
 
 def _table_ids() -> tuple[str, ...]:
-    from thesis_lib.chapters.grids import table_ids
-
     return table_ids()
 
 
@@ -118,8 +120,6 @@ def _device(value: str):
 
 
 def _boundary(value: str):
-    from thesis_lib import CLASSES
-
     names = [str(x).strip().strip("'\"") for x in _items(value)]
     if len(names) != 2 or any(n not in CLASSES for n in names):
         raise ValueError(f"{value!r} is not a pair of class names (e.g. -p boundary \"deer airplane\"); classes: "
@@ -170,9 +170,6 @@ def output_errors(profile: str, params: dict) -> list[str]:
     """The folders the notebooks write to, each proved writable now rather than failing after the training."""
     from pathlib import Path
 
-    from thesis_lib.runs import cache
-    from thesis_lib.core.atomic import check_writable
-    from thesis_lib.core.profiles import default_figures_dir, default_results_dir
 
     results = Path(params.get("results_dir") or default_results_dir())
     figures = Path(params.get("figures_dir") or default_figures_dir())
@@ -209,8 +206,6 @@ def main(argv):
     except DataError as err:
         errors.append(str(err))
     if any(Path(nb).name.startswith("05") for nb in notebooks):  # Chapter 5 scores on CIFAR-10-C corruptions
-        from thesis_lib.training.corruptions import check_available
-
         try:
             check_available()
         except NotImplementedError as err:

@@ -1,4 +1,5 @@
-"""Checksummed sources and typed, validated loaders. See :mod:`thesis_lib.data.registry` for where data come from."""
+"""Checksummed sources and typed, validated loaders. See :mod:`thesis_lib.data.registry` for where data come from;
+:mod:`thesis_lib.data.cifar10c` builds CIFAR-10-C from our own images (imported on its own: it needs SciPy)."""
 
 from thesis_lib.data.cifar10 import CIFAR10Test, ImageProvenance, image_source, load_cifar10_test
 from thesis_lib.data.cifar10h import entropy, load_cifar10h_counts, load_cifar10h_probs

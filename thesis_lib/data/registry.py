@@ -25,6 +25,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from thesis_lib.core.profiles import repo_root
+from thesis_lib.data import derived
 from thesis_lib.data.sources import DataError, Source  # noqa: F401  (defined below the registry: derived uses them)
 
 ENV_MIRROR = "THESIS_DATA_DIR"
@@ -139,7 +141,6 @@ def mirror_dir() -> Path | None:
                             f"(laid out like shared/data), or set {ENV_MIRROR}={DOWNLOAD} to download from the "
                             f"original publishers.")
         return path
-    from thesis_lib.core.profiles import repo_root  # local import: profiles is not part of the data layer
 
     beside = repo_root().parent / "shared" / "data"
     return beside.resolve() if beside.is_dir() else None
@@ -221,8 +222,6 @@ def _download(source: Source) -> Path:
             f"{source.path} ({source.description}) is only available from the offline mirror. Fix: set "
             f"{ENV_MIRROR} to a mirror laid out like shared/data.")
     if source.derived_from is not None:
-        from thesis_lib.data import derived  # local import: only needed online
-
         return derived.build(source, cache_dir(), fetch)
     target = cache_dir() / source.path
     return fetch(source.url, target, f"sha256:{source.sha256}", source.path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from thesis_lib.data import load_cifar10s, load_hmix_soft_label_elicitations, registry
 from thesis_lib.labels.aggregate import aggregate
 from thesis_lib.labels.varieties import DEFAULT_GAMMA, annotator_labels
 
@@ -14,8 +15,6 @@ _TOL = 1e-9   # labels closer than this in L1 count as equal (float noise of the
 
 
 def _elicitations(collection: str) -> dict:
-    from thesis_lib.data import load_cifar10s, load_hmix_soft_label_elicitations
-
     if collection == "CIFAR-10S":
         return load_cifar10s().elicitations
     if collection == "H-Mix":
@@ -87,7 +86,6 @@ def released_path(collection: str):
     import os
     from pathlib import Path
 
-    from thesis_lib.data import registry
 
     name = Path(RELEASED_FILES[collection][1]).name
     candidates = []

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from thesis_lib import CLASSES, NUM_CLASSES
+from thesis_lib.data.cifar10h import entropy
 from thesis_lib.data.elicitation import Elicitation, clean
 from thesis_lib.labels.varieties import DEFAULT_GAMMA, check_rules, soft_label
 
@@ -76,8 +77,6 @@ class SoftLabelSimulator:
             gamma: float = DEFAULT_GAMMA, rules: str = "thesis") -> "SoftLabelSimulator":
         """Fit on ``{test index: [Elicitation]}`` with bands from the CIFAR-10H entropy of each image; the
         simulated labels are built under ``rules``."""
-        from thesis_lib.data.cifar10h import entropy
-
         check_rules(rules)
 
         low, high = [], []
@@ -110,8 +109,6 @@ class SoftLabelSimulator:
     def simulate(self, cifar10h_probs_rows: np.ndarray, seed: int) -> np.ndarray:
         """Simulated labels for images given their CIFAR-10H distributions: the hard label is sampled from the
         CIFAR-10H label and the band routed by its entropy, as appendix B.5 describes. Returns (N, 10)."""
-        from thesis_lib.data.cifar10h import entropy
-
         rng = np.random.default_rng(seed)
         probs = np.asarray(cifar10h_probs_rows, dtype=np.float64)
         out = np.empty_like(probs)

@@ -45,6 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from thesis_lib import NUM_CLASSES
+from thesis_lib.data import class_similarity, load_cifar10s, load_hmix_soft_label_elicitations
 from thesis_lib.data.elicitation import Elicitation, Typed
 
 VARIETIES = ("T1Uniform", "T1Clamp", "T1Semantic", "T2Uniform", "T2Clamp", "T2Semantic")
@@ -167,8 +168,6 @@ def annotator_labels(elicitations: dict, variety: str = "T2Clamp", gamma: float 
     parse_variety(variety)  # fail before doing any work
     check_rules(rules)
     if similarity is None and variety_needs_similarity(variety):
-        from thesis_lib.data import class_similarity
-
         similarity = class_similarity()
     return {k: np.stack([soft_label(e, variety, gamma, similarity, rules) for e in els])
             for k, els in elicitations.items()}
@@ -181,14 +180,10 @@ def variety_needs_similarity(variety: str) -> bool:
 def cifar10s_annotator_labels(variety: str = "T2Clamp", gamma: float = DEFAULT_GAMMA,
                               rules: str = "thesis") -> dict[int, np.ndarray]:
     """``{test-set index: (M, 10)}`` per-annotator soft labels for the 1,000 CIFAR-10S images."""
-    from thesis_lib.data import load_cifar10s
-
     return annotator_labels(load_cifar10s().elicitations, variety, gamma, rules=rules)
 
 
 def hmix_annotator_labels(variety: str = "T2Clamp", gamma: float = DEFAULT_GAMMA,
                           rules: str = "thesis") -> dict[str, np.ndarray]:
     """``{stimulus file name: (M, 10)}`` per-annotator soft labels for the 100 mixed images of section 5.1."""
-    from thesis_lib.data import load_hmix_soft_label_elicitations
-
     return annotator_labels(load_hmix_soft_label_elicitations().elicitations, variety, gamma, rules=rules)

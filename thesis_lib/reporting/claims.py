@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 from scipy import stats
 
+from thesis_lib.reporting import reference
+
 ALPHA = 0.05
 THESIS_SEEDS = 5
 HELD = "held"
@@ -520,8 +522,6 @@ def check(frames: dict[str, pd.DataFrame], column: str = "ours", thesis_n: dict 
 
 def thesis_frames(tables=None) -> dict[str, pd.DataFrame]:
     """The thesis's published tables as tidy frames with ``thesis`` and ``thesis_ci`` columns."""
-    from thesis_lib.reporting import reference
-
     return {t: reference.published(t).rename(columns={"mean": "thesis", "ci": "thesis_ci"})
             for t in (tables or reference.TABLES)}
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from thesis_lib.chapters.common import save
+from thesis_lib.core.profiles import output_dirs
 from thesis_lib.reporting import claims
 
 FIGURE = "fig_claims_forest"
@@ -175,8 +176,6 @@ def load(tables_dir: str | Path) -> dict[str, pd.DataFrame]:
 def show(results_dir=None, figures_dir=None) -> None:
     """A notebook's one call: the forest plot of every table written so far under ``results_dir/tables``, written
     to ``figures_dir`` and displayed."""
-    from thesis_lib.core.profiles import output_dirs
-
     results, figures = output_dirs(results_dir, figures_dir)
     path = write(load(results / "tables"), figures)
     try:

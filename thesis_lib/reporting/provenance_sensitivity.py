@@ -42,9 +42,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from thesis_lib import data
 from thesis_lib.chapters.common import Row
 from thesis_lib.core import atomic
 from thesis_lib.reporting.recompute import EvalOutputs, eval_outputs
+from thesis_lib.training.metrics import calibration_bin_size
 
 EVAL_SETS = {"cifar10h": "CIFAR-10H", "cifar10s": "CIFAR-10S"}
 #: Metric name (as the tables name it) -> how it is computed from per-image outputs.
@@ -65,8 +67,6 @@ ALL_EXACT = "every evaluation image is pixel-exact"
 
 
 def _bin_size(n: int) -> int:
-    from thesis_lib.training.metrics import calibration_bin_size
-
     return calibration_bin_size(n)
 
 
@@ -120,7 +120,6 @@ def _exact_mask(source: str) -> np.ndarray | None:
     archive; the reconstruction's own mask when the active data source is that reconstruction; else None."""
     if source == "official":
         return np.ones(10000, dtype=bool)
-    from thesis_lib import data
 
     test = data.load_cifar10_test()
     return test.exact_mask if test.provenance.source == source else None

@@ -1,7 +1,6 @@
 """``results/REPORT.md`` and ``REPORT.html``: every table beside the thesis, every figure, and the thesis's
 claims checked one by one, headed by the profile and image provenance so no number is mistaken for another.
-
-    python -m thesis_lib.report [--results results] [--figures figures] [--require 03 04 05 | 3.1 ...] [--since T]
+The command line, ``python -m thesis_lib.report``, is :mod:`thesis_lib.cli.report`.
 
 It only reads what the notebooks wrote (``results/tables/*.csv``, ``figures/*.png``), so it re-renders in seconds.
 
@@ -26,27 +25,26 @@ How it reads:
 * ASCII spellings (``lambda_h``, ``omega``, ``tau``...) are shown as symbols (λ_h, ω, τ); counts as integers,
   p-values in scientific notation (``3.2e-04``).
 
-A report without any table is an error (exit status 1, after writing the report that says so); ``--require``
-names notebooks (``03``, ``notebooks/04_hmix.ipynb``) that must each have produced at least one table, or table
+A report without any table is an error (``python -m thesis_lib.report`` exits with status 1, after writing the
+report that says so); ``--require`` names notebooks (``03``, ``notebooks/04_hmix.ipynb``) that must each have produced at least one table, or table
 ids (``3.1``) that must exist, and ``--since`` (seconds since the epoch) makes tables older than that count as
 missing (:func:`check_tables`).
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html as html_lib
 import math
 import re
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
 
-from thesis_lib.core import atomic
+from thesis_lib.core import atomic, profiles
 from thesis_lib.core.profiles import default_figures_dir, default_results_dir
 from thesis_lib.reporting import claims
 from thesis_lib.reporting import forest
@@ -275,8 +273,6 @@ def _plural(n: int, word: str) -> str:
 
 
 def _profile_protocol(tid: str, profile: str):
-    from thesis_lib.core import profiles
-
     if profile not in profiles.SETTINGS:
         return None
     ps = profiles.SETTINGS[profile]
@@ -511,11 +507,15 @@ def _md_table(frame: pd.DataFrame) -> str:
     p_cols = {c for c in frame.columns if _is_p_column(c)}
 
     def cell(col, v):
+        if isinstance(v, (bool, np.bool_)):                 # a held / not-held column reads as words
+            return "yes" if v else "no"
         if col in p_cols and isinstance(v, (int, float)) and not isinstance(v, bool):
             return format_p(v)
         return symbols(format_number(v)).replace("|", "\\|").replace("\n", " ")
 
-    head = "| " + " | ".join(symbols(c) for c in frame.columns) + " |\n|" + "---|" * len(frame.columns)
+    # column names as words (p_value -> p value, thesis_says -> thesis says)
+    head = ("| " + " | ".join(symbols(str(c).replace("_", " ")) for c in frame.columns) + " |\n|"
+            + "---|" * len(frame.columns))
     return head + "\n" + "\n".join("| " + " | ".join(cell(c, v) for c, v in zip(frame.columns, row)) + " |"
                                    for row in frame.itertuples(index=False))
 
@@ -687,27 +687,3 @@ def check_tables(expected=None, results_dir=None, since: float | None = None) ->
     if problems:
         raise MissingTables("; ".join(problems))
     return tables
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m thesis_lib.report", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--results", default=None)
-    p.add_argument("--figures", default=None)
-    p.add_argument("--require", nargs="*", default=[], metavar="NOTEBOOK_OR_TABLE",
-                   help="notebooks (03, notebooks/04_hmix.ipynb) that must each have written a table, or table ids")
-    p.add_argument("--since", type=float, default=None,
-                   help="seconds since the epoch: tables written before it count as missing")
-    a = p.parse_args(argv)
-    md, html_path = write(a.results, a.figures)
-    print(f"wrote {md} and {html_path}")
-    try:
-        check_tables(a.require, a.results, a.since)
-    except MissingTables as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

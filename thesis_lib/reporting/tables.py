@@ -13,7 +13,7 @@ import pandas as pd
 from thesis_lib.chapters.common import Row
 from thesis_lib.core import atomic
 from thesis_lib.core.summary import mean_ci
-from thesis_lib.reporting import recompute, reference
+from thesis_lib.reporting import recompute, reference, report
 
 EVAL_SETS = {"cifar10h": "CIFAR-10H", "cifar10s": "CIFAR-10S"}
 #: Cell name -> the record's (or the recomputed) metric. "Calibration" is the authors' statistic (their adaptive bins,
@@ -107,8 +107,6 @@ def write(table: str, frame: pd.DataFrame, records: list[dict], out_dir: str | P
 def markdown(table: str, frame: pd.DataFrame, prov: dict, title: str = "") -> str:
     """The table as the report shows it (:func:`thesis_lib.reporting.report.table_body`): wide, each cell ours ± CI /
     thesis, the protocol that ran beside the thesis's; plus the compute it took."""
-    from thesis_lib.reporting import report
-
     cap = title or (reference.caption(table) if table in reference.TABLES else "")
     compute = f"Compute: {prov['gpu_hours']:.2f} device-hours on {prov['devices']}."
     lines = [f"### Table {table}. {report.symbols(cap)}", ""]

@@ -16,6 +16,7 @@ import torch
 
 import thesis_lib
 from thesis_lib import data
+from thesis_lib.data.cifar10c import check_available
 from thesis_lib.models import get_model
 from thesis_lib.runs.chapters import run_data as _run_data
 from thesis_lib.runs.spec import RunSpec
@@ -46,37 +47,6 @@ def device_share() -> float:
     return share
 
 
-
-
-_CORRUPTED: dict = {}   # (images digest, corruption, severity) -> images: built once per process, shared by its runs
-
-
-def corrupted(images_u8: np.ndarray, name: str, severity: int = 3) -> torch.Tensor:
-    """The CIFAR-10-C corruption ``name`` of ``images_u8`` as (N, 3, 32, 32) floats in [0, 1], memoised (building
-    the 15 corrupted sets takes minutes on a CPU; every Chapter 5 run of a process evaluates on the same ones)."""
-    import hashlib
-
-    from thesis_lib.training.corruptions import corrupt
-
-    key = (hashlib.sha1(np.ascontiguousarray(images_u8).tobytes()).hexdigest(), name, severity)
-    if key not in _CORRUPTED:
-        if len(_CORRUPTED) >= 64:
-            _CORRUPTED.clear()
-        _CORRUPTED[key] = torch.as_tensor(corrupt(images_u8, name, severity, seed=0)).permute(0, 3, 1, 2)
-    return _CORRUPTED[key].float().div(255.0)
-
-
-def corruption_ce(model, images_u8, soft_targets, device, severity: int = 3) -> dict:
-    """Mean CE over the 15 CIFAR-10-C corruptions at ``severity`` (plus each one's CE), section 5.2.2."""
-    from thesis_lib.training.corruptions import CORRUPTIONS
-
-    per = {}
-    for name in CORRUPTIONS:
-        x = corrupted(images_u8, name, severity)
-        per[name] = metrics.evaluate(model, x, soft_targets, device=device, fgsm=False)["ce"]
-    return {"corruption_ce": float(np.mean(list(per.values()))), "corruption_ce_by_type": per}
-
-
 @dataclass
 class Prepared:
     """A run ready to train: its data, its freshly initialised model and its training configuration."""
@@ -103,8 +73,6 @@ def prepare(spec: RunSpec, device: str | torch.device | None = None) -> Prepared
         raise ValueError(f"spec expects {spec.images} images but the data source gives {cifar10.provenance.source}")
     rd = _run_data(spec)
     if rd.corruption_eval:  # the corrupted evaluation sets need files outside the data: check before training
-        from thesis_lib.training.corruptions import check_available
-
         check_available()
     torch.manual_seed(spec.seed)
     model = get_model(spec.model)
@@ -142,7 +110,7 @@ def finish(p: Prepared, curve: list[dict], *, engine: str = "single", compile_mo
             results[name] = metrics.evaluate(p.model, x, soft_t, device=dev, eps=spec.fgsm_eps, outputs=kept)
         outputs[name] = {"idx": np.asarray(idx), **{k: v.numpy() for k, v in kept.items()}}
         if name in rd.corruption_eval and "corruption_ce" not in results[name]:
-            results[name].update(corruption_ce(p.model, cifar10.images[idx], soft_t, dev))
+            results[name].update(metrics.corruption_ce(p.model, cifar10.images[idx], soft_t, dev))
     # A stacked evaluation ran before this call, for all its runs at once: each run is charged its equal share of
     # that time (evaluated_time), so that the eval times of a stack's records add up to the time it took.
     eval_time = time.perf_counter() - train_end + evaluated_time

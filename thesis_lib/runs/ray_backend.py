@@ -14,9 +14,12 @@ from __future__ import annotations
 import os
 import warnings
 
+import torch
 from tqdm.auto import tqdm
 
+from thesis_lib.data import registry
 from thesis_lib.runs import cache
+from thesis_lib.runs.execute import execute, run_threads
 from thesis_lib.runs.spec import RunSpec, unique_specs
 
 #: Fraction of a GPU each run gets by default when the cluster has GPUs (four small runs share one GPU).
@@ -38,8 +41,6 @@ def worker_env() -> dict:
     """The environment the workers need to find the data: the driver's data source as resolved by
     :func:`thesis_lib.data.registry.mirror_dir` (the mirror as an absolute path, or the download opt-out, even
     when the driver found the mirror beside its checkout), and the cache directory made absolute."""
-    from thesis_lib.data import registry
-
     mirror = registry.mirror_dir()
     env = {registry.ENV_MIRROR: str(mirror) if mirror is not None else registry.DOWNLOAD}
     cache_dir = os.environ.get(registry.ENV_CACHE)
@@ -52,10 +53,6 @@ def _execute_task(spec: RunSpec, device: str | None, threads: int, share: float)
     """Body of one Ray task: train and evaluate ``spec`` with ``threads`` CPU threads on a GPU, and
     :data:`thesis_lib.runs.execute.CPU_THREADS` on a CPU so its numbers match a local run's (no cache: the driver saves);
     ``share`` is the task's GPU fraction, recorded so device-hours count shared GPUs once."""
-    import torch
-
-    from thesis_lib.runs.execute import execute, run_threads
-
     torch.set_num_threads(threads)
     os.environ["THESIS_DEVICE_SHARE"] = repr(share)
     with run_threads(device):

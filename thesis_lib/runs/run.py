@@ -1,6 +1,5 @@
-"""Run one training spec (or a grid of them) through the run cache.
-
-    python -m thesis_lib.run --chapter 3 --label-method T2Clamp --model resnet34a --seed 0 --profile smoke
+"""Run one training spec (or a grid of them) through the run cache (the command line,
+``python -m thesis_lib.run``, is :mod:`thesis_lib.cli.run`).
 
 A cached spec is loaded, not retrained; a finished run is saved atomically before the next starts, so a killed
 grid loses nothing already finished. ``run_grid`` trains on this machine (backend "local") or dispatches the
@@ -9,8 +8,6 @@ uncached specs to a Ray cluster (backend "ray", ``THESIS_BACKEND=ray``; see :mod
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -19,15 +16,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from thesis_lib import data
+from thesis_lib.data.cifar10c import CORRUPTIONS
 from thesis_lib.runs import cache
-from thesis_lib.runs.spec import RunSpec, make_spec, unique_specs
-from thesis_lib.runs.execute import (CPU_THREADS, Prepared, corrupted, corruption_ce, device_name,  # noqa: F401
-                                     device_share, execute, finish, prepare, run_threads, versions)
-from thesis_lib.runs.chapters import CHAPTERS, chapter_module
+from thesis_lib.runs.ray_backend import run_grid_ray
+from thesis_lib.runs.spec import RunSpec, unique_specs
+from thesis_lib.runs.execute import (CPU_THREADS, Prepared, device_name, device_share, execute, finish,  # noqa: F401
+                                     prepare, run_threads, versions)
 from thesis_lib.training import multirun
-from thesis_lib.training.corruptions import CORRUPTIONS
 from thesis_lib.training.loop import check_compile
+from thesis_lib.training.metrics import corrupted
 from thesis_lib.training.stacked_eval import evaluate_sets_stacked
 
 
@@ -106,7 +103,7 @@ def _run_group(specs, device, progress, runs_root, on_saved, deadline) -> list[d
         sets = [{name: (images_of(p, idx), torch.as_tensor(soft, dtype=torch.float32))
                  for name, (idx, soft) in p.rd.eval_sets.items()} for p in stack]
         evaluated = evaluate_sets_stacked(models, sets, eps=[p.spec.fgsm_eps for p in stack], device=dev)
-        # Chapter 5's corruption CE (execute.corruption_ce: clean CE on each of the 15 CIFAR-10-C sets, their mean),
+        # Chapter 5's corruption CE (training.metrics.corruption_ce: clean CE on each of the 15 CIFAR-10-C sets, their mean),
         # stacked the same way, one corruption at a time so that only its images are held
         corr = [[name for name in p.rd.corruption_eval if name in p.rd.eval_sets] for p in stack]
         if any(corr):
@@ -170,8 +167,6 @@ def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=
             raise ValueError("the multi-run engine trains its stacks in this process: use backend 'local', jobs 1")
         return _run_grid_multi(list(specs), device, progress, runs_root, deadline_s, group_size)
     if backend == "ray":
-        from thesis_lib.runs.ray_backend import run_grid_ray
-
         if deadline_s is not None:
             raise ValueError("deadline_s is for the local backend; a Ray cluster schedules the runs itself")
         return run_grid_ray(specs, device=device, progress=progress, runs_root=runs_root)
@@ -237,42 +232,3 @@ def _run_grid_multi(specs, device, progress, runs_root, deadline_s, group_size) 
             run_group(stack, device, progress=False, runs_root=runs_root)
             bar.update(len(stack))
     return [r for r in (cache.load(s, runs_root) for s in specs) if r is not None]
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m thesis_lib.run", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--chapter", type=int, default=3)
-    p.add_argument("--label-method", required=True)
-    p.add_argument("--model", default=None, help="default: the profile's first model")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--profile", default="smoke", choices=("full", "quick", "smoke"))
-    p.add_argument("--device", default=None, help="cpu, cuda or auto (default)")
-    p.add_argument("--annotators", type=int, default=None, help="M annotators per image")
-    p.add_argument("--deaggregate", action="store_true")
-    p.add_argument("--gamma", type=float, default=0.1)
-    p.add_argument("--beta", type=float, default=0.0)
-    p.add_argument("--n-soft", type=int, default=None)
-    p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
-    p.add_argument("--force", action="store_true", help="retrain even when cached")
-    a = p.parse_args(argv)
-    try:
-        chapter_module(a.chapter if a.chapter in CHAPTERS else 3).check_label_method(a.label_method)
-        over = {k: v for k, v in dict(annotators=a.annotators, deaggregate=a.deaggregate, gamma=a.gamma,
-                                      beta=a.beta, n_soft=a.n_soft, epochs=a.epochs).items() if v is not None}
-        spec = make_spec(a.chapter, a.label_method, a.model, a.seed, a.profile, **over)
-        if a.force or cache.load(spec) is None:
-            cache.check_writable(spec.profile)  # before training, not when saving after it
-        record = run_spec(spec, a.device, progress=True, force=a.force)
-    except (ValueError, NotImplementedError, data.DataError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(json.dumps({"key": record["key"], "label": record["label"], "metrics": record["metrics"],
-                      "wall_time_s": round(record["wall_time_s"], 1),
-                      "train_images_per_s": round(record["train_images_per_s"], 1), "device": record["device"],
-                      "cache": str(cache.path_for(spec))}, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

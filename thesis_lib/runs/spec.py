@@ -9,6 +9,10 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from thesis_lib.core import profiles
+from thesis_lib.data import image_source
+from thesis_lib.labels import RULES
+from thesis_lib.models import MODEL_NAMES
+from thesis_lib.runs.chapters import chapter_module
 
 #: Bump when the meaning of a field or the training code changes in a way that alters results.
 #: 2: issue 14 (calibration bins per evaluation set, Ent-WC weight with gradient, M = 6 CIFAR-10S annotators and
@@ -18,6 +22,9 @@ from thesis_lib.core import profiles
 CACHE_VERSION = 3
 
 CHAPTER_PROTOCOL = {3: "chapter3", 4: "mixup", 5: "mixup"}
+#: The chapters whose labels are built from soft-label elicitations, so under a label rule set (``rules``);
+#: Chapter 4's come from lambda_h, so its specs keep the default.
+RULES_CHAPTERS = (3, 5)
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,9 @@ def _is_real(v) -> bool:
 
 def check_spec(spec: "RunSpec") -> None:
     """Refuse, with a ``ValueError`` naming the field, any value that would train something other than asked
-    (``annotators=0`` silently meaning all annotators, ``epochs=0`` an untrained model, a NaN learning rate...)."""
+    (``annotators=0`` silently meaning all annotators, ``epochs=0`` an untrained model, a NaN learning rate...).
+    The one place the label method (against its chapter's module, :mod:`thesis_lib.runs.chapters`) and the label
+    rule set ``rules`` are checked: whatever builds or runs a spec relies on it. No check changes a key."""
     def bad(name, want):
         raise ValueError(f"RunSpec {name}={getattr(spec, name)!r} is invalid: {want}")
 
@@ -128,6 +137,12 @@ def check_spec(spec: "RunSpec") -> None:
         bad("grad_clip", "expected a finite number > 0, or None")
     if not isinstance(spec.extra, tuple):
         bad("extra", "expected a tuple of (name, value) pairs")
+    if spec.rules not in RULES:
+        bad("rules", f"unknown label rule set; expected one of {', '.join(map(repr, RULES))}")
+    if spec.rules != "thesis" and spec.chapter not in RULES_CHAPTERS:
+        bad("rules", f"Chapter {spec.chapter}'s labels are not built from elicitations, so no rule set applies: "
+                     "leave it 'thesis'")
+    chapter_module(spec.chapter).check_label_method(spec.label_method)
 
 
 def make_spec(chapter: int, label_method: str, model: str | None = None, seed: int = 0, profile: str = "smoke",
@@ -138,13 +153,9 @@ def make_spec(chapter: int, label_method: str, model: str | None = None, seed: i
     protocol = CHAPTER_PROTOCOL[chapter]
     ps = getattr(profiles.settings(profile), protocol)
     model = model or ps.models[0]
-    from thesis_lib.models import MODEL_NAMES
-
     if model not in MODEL_NAMES:
         raise ValueError(f"unknown model {model!r}; valid names are: {', '.join(MODEL_NAMES)}")
     if images is None:
-        from thesis_lib.data import image_source
-
         images = image_source()
     spec = RunSpec(chapter=chapter, label_method=label_method, model=model, seed=int(seed), profile=profile,
                    protocol=protocol, epochs=ps.epochs, batch_size=ps.batch_size, lr=ps.lr.get(model, 0.1),

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from thesis_lib.chapters.ch3.runs import CIFAR10S_ANNOTATORS
 from thesis_lib.chapters.common import Row, choose  # noqa: F401  (choose: the validation choice, shared)
 from thesis_lib.core import profiles
+from thesis_lib.data import image_source
 from thesis_lib.labels import VARIETIES
+from thesis_lib.runs.run import run_grid
 from thesis_lib.runs.spec import RunSpec, make_spec, unique_specs
 
 TABLES = ("3.1", "3.2", "3.3", "3.4", "B.1", "B.2", "B.3")
@@ -62,10 +64,7 @@ def build(profile: str, seeds=None, models=None, tables=TABLES, figures=FIGURES,
     """The grid for ``profile``; ``seeds`` and ``models`` override the profile's (``models[0]`` plays
     ResNet-34A in the single-model experiments); ``lrs`` maps models to starting learning rates other than the
     profile's (the thesis's validated choices); ``rules`` is the label rule set of every run (``"thesis"`` or
-    ``"release"``, :mod:`thesis_lib.labels.varieties`)."""
-    from thesis_lib.labels import check_rules
-
-    check_rules(rules)
+    ``"release"``, :mod:`thesis_lib.labels.varieties`; checked by each spec, :func:`thesis_lib.runs.spec.check_spec`)."""
     ps = profiles.settings(profile)
     seeds = tuple(seeds) if seeds is not None else ps.seeds
     models = tuple(models) if models is not None else ps.chapter3.models
@@ -73,8 +72,6 @@ def build(profile: str, seeds=None, models=None, tables=TABLES, figures=FIGURES,
     if unknown:
         raise ValueError(f"unknown table/figure {sorted(unknown)}; Chapter 3 has {TABLES + FIGURES}")
     if images is None:
-        from thesis_lib.data import image_source
-
         images = image_source()
 
     lrs = lrs or {}
@@ -134,8 +131,6 @@ def tuning_grid(profile: str, seeds=None, models=None, images: str | None = None
     seeds = tuple(seeds) if seeds is not None else ps.seeds
     models = tuple(models) if models is not None else ps.chapter3.models
     if images is None:
-        from thesis_lib.data import image_source
-
         images = image_source()
 
     def specs(method, model, **kw):
@@ -156,8 +151,6 @@ def run_tuning(profile: str, seeds=None, models=None, images: str | None = None,
                which=("gamma", "beta", "lr"), jobs: int = 1):
     """Train every validation candidate (through the cache) and choose; returns ``(chosen, score tables)`` with
     ``chosen = {"gamma": g, "beta": b, "lr": {model: lr}}`` for the parameters in ``which``."""
-    from thesis_lib.runs.run import run_grid
-
     grid = tuning_grid(profile, seeds, models, images, which)
     flat = {"gamma": grid.get("gamma", {}), "beta": grid.get("beta", {})}
     specs = [s for cands in flat.values() for ss in cands.values() for s in ss]

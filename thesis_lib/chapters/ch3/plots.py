@@ -9,6 +9,7 @@ import seaborn as sns
 
 from thesis_lib import CLASSES
 from thesis_lib.chapters.common import OURS, THEIRS, save, set_note  # noqa: F401  (the figures' colours and writer)
+from thesis_lib.core.summary import mean_ci
 from thesis_lib.labels import soft_label
 
 
@@ -113,8 +114,6 @@ def metric_curves(points, records: dict, eval_sets=("cifar10h", "cifar10s"), x: 
     point rests on fewer than the thesis's 5 seeds the figure's note says how many (and, with one seed, that no
     bars can be drawn), so the thesis's caption ("averaged over 5 seeds", "bars ... over the 5 seeds") is not
     read as describing ours."""
-    from thesis_lib.core.summary import mean_ci
-
     fig, axes = plt.subplots(len(eval_sets), 3, figsize=(13, 3.4 * len(eval_sets)), squeeze=False)
     for r, es in enumerate(eval_sets):
         for c, (metric, name) in enumerate(METRIC_NAMES.items()):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from thesis_lib import data
-from thesis_lib.labels import (DEFAULT_GAMMA, VARIETIES, aggregate, annotator_labels, check_rules,
+from thesis_lib.labels import (DEFAULT_GAMMA, VARIETIES, aggregate, annotator_labels,
                                cifar10h_annotator_labels, hard_labels, label_smoothing, pad_pool, random_labels,
                                subsample_annotators, uniform_labels)
 from thesis_lib.chapters.common import VALIDATION_SIZE, RunData, eval_subset, validation_draw  # noqa: F401
@@ -59,8 +59,7 @@ def _human_labels(spec: RunSpec, soft_idx: np.ndarray) -> dict:
 
 
 def run_data(spec: RunSpec) -> RunData:
-    check_label_method(spec.label_method)
-    check_rules(spec.rules)
+    # the label method and rules were checked by the spec (thesis_lib.runs.spec.check_spec)
     if spec.deaggregate and spec.label_method not in HUMAN_METHODS:
         raise ValueError(f"deaggregate needs a human label set ({', '.join(HUMAN_METHODS)}), not {spec.label_method!r}")
     hard = data.load_cifar10_test().labels

@@ -27,6 +27,8 @@ import pandas as pd
 from scipy import stats
 
 from thesis_lib import CLASSES
+from thesis_lib.data import (entropy, load_cifar10h_probs, load_first_collection, load_hmix_inferences,
+                             registry)
 
 LAMBDA_F_VALUES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
@@ -49,8 +51,6 @@ def relabel_frame(inferences: pd.DataFrame | None = None, cifar10h_probs: np.nda
     does not state its units); and the amount of relabelling ``relabel = |lambda_h - lambda_f|``.
     ``inferences`` / ``cifar10h_probs`` default to the real data; tests pass small hand-made ones.
     """
-    from thesis_lib.data import entropy, load_cifar10h_probs, load_hmix_inferences
-
     df = (load_hmix_inferences() if inferences is None else inferences).copy()
     probs = load_cifar10h_probs() if cifar10h_probs is None else np.asarray(cifar10h_probs)
     if entropy_units not in ("nats", "bits"):
@@ -352,8 +352,6 @@ def participant_statistics(first_collection_names=None, raw: pd.DataFrame | None
     participant saw both collections). Repeats are the ``rerun_rate_mixture`` trials; their position is the
     zero-based index, among the participant's ordinary trials, of the trial they repeat.
     """
-    from thesis_lib.data import load_first_collection, registry
-
     if first_collection_names is None:
         first_collection_names = {s.name for s in load_first_collection()}
     if raw is None:

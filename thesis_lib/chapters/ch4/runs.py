@@ -15,9 +15,10 @@ import numpy as np
 
 from thesis_lib import data
 from thesis_lib.chapters.common import RunData, Row, eval_subset
-from thesis_lib.labels import check_rules, hard_labels, pad_pool, random_labels, uniform_labels
+from thesis_lib.labels import hard_labels, pad_pool, random_labels, uniform_labels
 from thesis_lib.labels.mixup import CONFIDENCE_GAMMA, confidence_smoothing, two_hot
-from thesis_lib.runs.spec import RunSpec
+from thesis_lib.core import profiles
+from thesis_lib.runs.spec import RunSpec, make_spec
 from thesis_lib.training.loop import Targets
 
 LABEL_METHODS = ("no_aug", "uniform", "random", "mixup", "agg", "sep", "agg_conf", "sep_conf")
@@ -63,8 +64,8 @@ def augmenting_labels(method: str, seed: int, gamma: float = CONFIDENCE_GAMMA):
 
 
 def run_data(spec: RunSpec) -> RunData:
-    check_label_method(spec.label_method)
-    check_rules(spec.rules)  # recorded only: Chapter 4's labels come from lambda_h, not soft-label elicitations
+    # the label method was checked by the spec, and its rules are the default (Chapter 4's labels come from
+    # lambda_h, not soft-label elicitations; thesis_lib.runs.spec.check_spec)
     cifar10 = data.load_cifar10_test()
     split = data.load_uma_split()
     rng = np.random.default_rng(spec.seed)
@@ -107,9 +108,6 @@ _ROWS["4.3"] = _ROWS["4.2"] + [("Ours (Agg, mean lambda_h with mean omega)", "ag
 def build_grid(profile: str, seeds=None, model: str | None = None, tables=TABLES, images: str | None = None,
                confidence_gamma: float = CONFIDENCE_GAMMA) -> dict:
     """``{table id: [Row]}`` for Tables 4.1-4.3."""
-    from thesis_lib.core import profiles
-    from thesis_lib.runs.spec import make_spec
-
     ps = profiles.settings(profile)
     seeds = tuple(seeds) if seeds is not None else ps.seeds
     model = model or ps.mixup.models[0]

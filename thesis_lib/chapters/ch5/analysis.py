@@ -17,9 +17,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from thesis_lib import CLASSES
+from thesis_lib.chapters.common import OURS, THEIRS, set_note
+from thesis_lib.core.summary import mean_ci
 from thesis_lib.data import load_hmix_soft_label_elicitations, parse_stimulus
 from thesis_lib.labels import DEFAULT_GAMMA, annotator_labels, two_hot_label
-from thesis_lib.core.summary import mean_ci
+from thesis_lib.training.soft_mixup import logistic
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,6 @@ def example_labels(name: str, variety: str = "T2Clamp", gamma: float = DEFAULT_G
 
 def example_stimulus(names, classes=("horse", "ship"), lambda_f: float = 0.5) -> str:
     """The stimulus Fig. 5.1 shows: a 50/50 mix of ``classes`` when H-Mix has one, else the first by name."""
-    from thesis_lib import CLASSES
-
     want = {CLASSES.index(c) for c in classes}
     names = sorted(set(names))
     for n in names:
@@ -98,8 +99,6 @@ def fig_5_1(image: np.ndarray, name: str, human: np.ndarray, mix: np.ndarray):
     """A mixed image beside its mixup label and its mean human soft label."""
     import matplotlib.pyplot as plt
 
-    from thesis_lib import CLASSES
-    from thesis_lib.chapters.common import OURS, THEIRS, set_note
 
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1, 2.5]})
     s = parse_stimulus(name)
@@ -121,7 +120,6 @@ def fig_c_1(fits: dict):
     """Appendix C: every class pair's fitted tau_ij(lambda_f) against linear mixup's identity."""
     import matplotlib.pyplot as plt
 
-    from thesis_lib.training.soft_mixup import logistic
 
     grid = np.linspace(0, 1, 101)
     fig, ax = plt.subplots(figsize=(5, 4.5))

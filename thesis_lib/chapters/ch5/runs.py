@@ -25,7 +25,7 @@ built under the spec's label rule set (``rules``: ``"thesis"``, the default, or 
 need none.
 
 Evaluation: the 3,000 held-out images against CIFAR-10H, and "Corruption CE": the mean CE over the 15
-CIFAR-10-C corruptions at severity 3 of those images (:mod:`thesis_lib.training.corruptions`), against CIFAR-10H.
+CIFAR-10-C corruptions at severity 3 of those images (:mod:`thesis_lib.data.cifar10c`), against CIFAR-10H.
 
 **Model.** The thesis names a "PreAct ResNet-34" trained with Chapter 4's mixup code (Zhang et al.'s
 ``facebookresearch/mixup-cifar10``). In that code only ``ResNet18()`` is pre-activation; its ``ResNet34()`` is the
@@ -54,8 +54,10 @@ import numpy as np
 
 from thesis_lib import data
 from thesis_lib.chapters.common import VALIDATION_SIZE, RunData, Row, choose, eval_subset, validation_draw  # noqa: F401
-from thesis_lib.labels import SoftLabelSimulator, aggregate, annotator_labels, check_rules, hard_labels
-from thesis_lib.runs.spec import RunSpec
+from thesis_lib.labels import SoftLabelSimulator, aggregate, annotator_labels, hard_labels
+from thesis_lib.core import profiles
+from thesis_lib.runs.run import run_grid
+from thesis_lib.runs.spec import RunSpec, make_spec
 from thesis_lib.training import soft_mixup as S
 from thesis_lib.training.loop import Targets
 
@@ -82,7 +84,7 @@ def is_ent_wc(algo: str) -> bool:
 
 def settings(spec: RunSpec) -> dict:
     """The algorithm's defaults overridden by the spec's ``extra`` (plus ``endpoints``, default hard)."""
-    out = {"endpoints": "hard", **DEFAULTS[check_label_method(spec.label_method)], **dict(spec.extra)}
+    out = {"endpoints": "hard", **DEFAULTS[spec.label_method], **dict(spec.extra)}
     if out["endpoints"] not in ("hard", "soft"):
         raise ValueError(f"endpoints must be 'hard' or 'soft', got {out['endpoints']!r}")
     return out
@@ -108,8 +110,7 @@ def soft_endpoints(train_idx: np.ndarray, seed: int, gamma: float = 0.1, rules: 
     """Soft endpoints for the training images (section 5.2.3): CIFAR-10S images keep their real T2 Clamp labels
     (aggregated by Psi over all their annotators); the others get simulated CIFAR-10S-like labels (appendix B.5,
     the simulator fitted on CIFAR-10S), drawn with ``seed`` in the order of ``train_idx``. Both are built under
-    the label rule set ``rules`` (:mod:`thesis_lib.labels.varieties`)."""
-    check_rules(rules)
+    the label rule set ``rules`` (:mod:`thesis_lib.labels.varieties`, which checks it)."""
     probs = data.load_cifar10h_probs()
     c10s = data.load_cifar10s()
     human = np.isin(train_idx, c10s.indices)
@@ -125,8 +126,7 @@ def soft_endpoints(train_idx: np.ndarray, seed: int, gamma: float = 0.1, rules: 
 
 
 def run_data(spec: RunSpec) -> RunData:
-    s = settings(spec)
-    check_rules(spec.rules)  # the soft endpoints (real and simulated) are built under spec.rules; hard ones need none
+    s = settings(spec)  # the label method and rules were checked by the spec (thesis_lib.runs.spec.check_spec)
     cifar10 = data.load_cifar10_test()
     split = data.load_uma_split()
     train_idx = split.train
@@ -187,10 +187,7 @@ def overrides(chosen: dict | None) -> dict[str, dict]:
 def build_grid(profile: str, seeds=None, model: str | None = None, tables=TABLES, images: str | None = None,
                chosen: dict | None = None, rules: str = "thesis") -> dict:
     """The rows of each table; ``chosen`` replaces the thesis's alpha / kappa choices (see :func:`overrides`);
-    ``rules`` is every run's label rule set (the default keeps the default run keys)."""
-    from thesis_lib.core import profiles
-    from thesis_lib.runs.spec import make_spec
-
+    ``rules`` is every run's label rule set (the default keeps the default run keys; checked by each spec)."""
     ps = profiles.settings(profile)
     seeds = tuple(seeds) if seeds is not None else ps.seeds
     model = model or ps.mixup.models[-1]
@@ -198,7 +195,6 @@ def build_grid(profile: str, seeds=None, model: str | None = None, tables=TABLES
     if unknown:
         raise ValueError(f"unknown table {sorted(unknown)}; Chapter 5 has {TABLES}")
     images = images or data.image_source()
-    check_rules(rules)
     over = overrides(chosen)
     ent_alpha = float(over.get("ent_wc", {}).get("alpha", ENT_WC_ALPHA))
 
@@ -233,9 +229,6 @@ KAPPAS = (0.0, 0.2, 0.5, 0.7, 0.9)
 
 
 def _candidates(profile, seeds, model, images, algo, name, values, fixed=None, rules="thesis"):
-    from thesis_lib.core import profiles
-    from thesis_lib.runs.spec import make_spec
-
     ps = profiles.settings(profile)
     seeds = tuple(seeds) if seeds is not None else ps.seeds
     model = model or ps.mixup.models[-1]
@@ -252,13 +245,11 @@ def run_tuning(profile: str, seeds=None, model: str | None = None, images: str |
                device: str | None = None, jobs: int = 1, rules: str = "thesis"):
     """Train every validation candidate (through the run cache) and choose; returns ``(chosen, score tables)``
     with ``chosen = {"mix_maxent": {"alpha": a}, "ent_wc": {"alpha": a, "kappa": k}}`` for :func:`build_grid`."""
-    from thesis_lib.runs.run import run_grid
-
     def stage(cands):
         records = {r["key"]: r for r in run_grid([s for ss in cands.values() for s in ss], device=device, jobs=jobs)}
         return choose(cands, records)
 
-    kw = dict(profile=profile, seeds=seeds, model=model, images=images, rules=check_rules(rules))
+    kw = dict(profile=profile, seeds=seeds, model=model, images=images, rules=rules)
     scores = {}
     maxent_alpha, scores["Mix-MaxEnt alpha"] = stage(_candidates(**kw, algo="mix_maxent", name="alpha",
                                                                  values=MAXENT_ALPHAS))

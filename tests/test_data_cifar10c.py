@@ -1,11 +1,11 @@
-"""Tests for thesis_lib.training.corruptions (the CIFAR-10-C corruptions generated from our own images)."""
+"""Tests for thesis_lib.data.cifar10c (the CIFAR-10-C corruptions generated from our own images)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from thesis_lib.training.corruptions import CORRUPTIONS, corrupt
+from thesis_lib.data.cifar10c import CORRUPTIONS, corrupt
 
 # elastic_transform is not monotone in pixel change in CIFAR-10-C itself: severity 1 is a pure random
 # affine with control-point jitter of 0.08 * 32 px, severity 5 a 0.03 * 32 px jitter plus a small elastic

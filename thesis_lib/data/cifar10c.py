@@ -1,4 +1,4 @@
-"""The 15 CIFAR-10-C corruptions (Hendrycks & Dietterich, 2019), generated from our own CIFAR-10 images.
+"""CIFAR-10-C, built here: the 15 corruptions (Hendrycks & Dietterich, 2019) generated from our own CIFAR-10 images.
 
 Chapter 5 (Section 5.2.2) reports "Corruption CE": cross-entropy on CIFAR-10-C at severity 3. CIFAR-10-C
 cannot be downloaded here, so this module re-creates it. The per-severity parameters and the algorithm of
@@ -9,7 +9,8 @@ OpenCV, scikit-image or ImageMagick. Randomness comes from a ``numpy.random.Gene
 ``(seed, corruption index, severity)``, so the *pixels* of noise-based corruptions are not the same draws as
 the published CIFAR-10-C files (those came from the unseeded global RNG), only the same distribution.
 
-Public API: :data:`CORRUPTIONS` and :func:`corrupt`.
+Public API: :data:`CORRUPTIONS`, :func:`corrupt` and :func:`check_available`. The metric scored on these
+images, the corruption CE, is :func:`thesis_lib.training.metrics.corruption_ce`.
 
 Each corruption (``c`` = the CIFAR-10-C parameter at the given severity, listed for severities 1..5)
 -------------------------------------------------------------------------------------------------------
@@ -101,7 +102,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-__all__ = ["CORRUPTIONS", "corrupt"]
+__all__ = ["CORRUPTIONS", "check_available", "corrupt"]
 
 CORRUPTIONS: tuple[str, ...] = (
     "gaussian_noise", "shot_noise", "impulse_noise",

@@ -253,3 +253,11 @@ def test_old_entry_points_still_import():
     for mod in (allocate, grid, preflight, report, run):
         assert callable(mod.main)
     assert callable(run.run_grid) and callable(grid.table_rows)
+
+
+def test_preflight_answers_help(capsys):
+    """The pre-flight prints its usage for --help and exits 0 (it once read --help as a profile name)."""
+    from thesis_lib.cli import preflight
+
+    assert preflight.main(["--help"]) == 0 and "python -m thesis_lib.preflight PROFILE" in capsys.readouterr().out
+    assert preflight.main([]) == 2

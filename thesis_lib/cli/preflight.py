@@ -187,6 +187,9 @@ def output_errors(profile: str, params: dict) -> list[str]:
 def main(argv):
     pairs = argv[argv.index("--") + 1:] if "--" in argv else []
     args = argv[: argv.index("--")] if "--" in argv else list(argv)
+    if not args or args[0] in ("-h", "--help"):      # the usage is this module's docstring
+        print(__doc__.strip())
+        return 0 if args else 2
     params_out = None
     if "--params-out" in args:
         i = args.index("--params-out")

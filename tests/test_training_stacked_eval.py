@@ -171,7 +171,7 @@ def test_bad_input_is_refused(models):
 
 @pytest.mark.parametrize("chapter, method", [(3, "T2Clamp"), (5, "ent_wc")])
 def test_run_group_records_the_stacked_evaluation(tmp_path, monkeypatch, chapter, method):
-    """runs.run._run_group evaluates each trained stack with evaluate_sets_stacked and hands it to finish: every
+    """runs.run._run_group evaluates each trained stack with execute.evaluate_stack and hands it to finish: every
     record's metrics (Chapter 5's corruption CE included) and outputs are what finish computes model by model from
     the same trained model, and its eval time includes its share of the stacked evaluation."""
     from thesis_lib.runs import execute, run

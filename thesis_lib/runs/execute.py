@@ -16,12 +16,13 @@ import torch
 
 import thesis_lib
 from thesis_lib import data
-from thesis_lib.data.cifar10c import check_available
+from thesis_lib.data.cifar10c import CORRUPTIONS, check_available
 from thesis_lib.models import get_model
 from thesis_lib.runs.chapters import run_data as _run_data
 from thesis_lib.runs.spec import RunSpec
 from thesis_lib.training import metrics
 from thesis_lib.training.loop import TrainConfig, check_compile, resolve_device, train
+from thesis_lib.training.stacked_eval import evaluate_sets_stacked
 
 
 def versions() -> dict:
@@ -133,6 +134,47 @@ def finish(p: Prepared, curve: list[dict], *, engine: str = "single", compile_mo
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "outputs": outputs,
     }
+
+
+def evaluate_stack(stack: list[Prepared]) -> list[dict]:
+    """Every evaluation set of the trained runs ``stack`` (one stack of the multi-run engine), evaluated stacked
+    (:mod:`thesis_lib.training.stacked_eval`): per set a few vmap-ed passes for all the runs, where
+    :func:`metrics.evaluate` one model at a time is host-bound on a GPU (~4 s a Chapter 3 run on an H100). Same
+    numbers as :func:`finish` computes one run at a time (tests/test_training_stacked_eval.py); returns per run
+    what :func:`finish` takes as ``evaluated``, Chapter 5's corruption CE included."""
+    models, dev = [p.model for p in stack], stack[0].device
+    pixels: dict = {}  # one float copy per distinct image set: e.g. every seed's CIFAR-10H images are the same
+
+    def images_of(p, idx, corruption=None):
+        key = (id(p.cifar10.images), np.asarray(idx).tobytes(), corruption)
+        if key not in pixels:
+            u8 = p.cifar10.images[idx]
+            pixels[key] = (torch.as_tensor(u8).permute(0, 3, 1, 2).float().div(255.0) if corruption is None
+                           else metrics.corrupted(u8, corruption))
+        return pixels[key]
+
+    # runs whose sets differ in length (or FGSM budget) are stacked apart, down to one run (evaluate_sets_stacked)
+    sets = [{name: (images_of(p, idx), torch.as_tensor(soft, dtype=torch.float32))
+             for name, (idx, soft) in p.rd.eval_sets.items()} for p in stack]
+    evaluated = evaluate_sets_stacked(models, sets, eps=[p.spec.fgsm_eps for p in stack], device=dev)
+    # Chapter 5's corruption CE (metrics.corruption_ce: clean CE on each of the 15 CIFAR-10-C sets, their mean),
+    # stacked the same way, one corruption at a time so that only its images are held
+    corr = [[name for name in p.rd.corruption_eval if name in p.rd.eval_sets] for p in stack]
+    if any(corr):
+        by_type = [{name: {} for name in names} for names in corr]
+        for corruption in CORRUPTIONS:
+            pixels.clear()
+            got = evaluate_sets_stacked(
+                models, [{name: (images_of(p, p.rd.eval_sets[name][0], corruption), sets[i][name][1])
+                          for name in corr[i]} for i, p in enumerate(stack)], eps=0.0, device=dev, fgsm=False)
+            for i, names in enumerate(corr):
+                for name in names:
+                    by_type[i][name][corruption] = got[i][name][0]["ce"]
+        for i, per_set in enumerate(by_type):
+            for name, per in per_set.items():
+                evaluated[i][name][0].update({"corruption_ce": float(np.mean(list(per.values()))),
+                                              "corruption_ce_by_type": per})
+    return evaluated
 
 
 def execute(spec: RunSpec, device: str | None = None, progress: bool = False) -> dict:

@@ -12,20 +12,16 @@ import os
 import sys
 import time
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from thesis_lib.data.cifar10c import CORRUPTIONS
 from thesis_lib.runs import cache
 from thesis_lib.runs.ray_backend import run_grid_ray
 from thesis_lib.runs.spec import RunSpec, unique_specs
-from thesis_lib.runs.execute import (CPU_THREADS, Prepared, device_name, device_share, execute, finish,  # noqa: F401
-                                     prepare, run_threads, versions)
+from thesis_lib.runs.execute import (CPU_THREADS, Prepared, device_name, device_share, evaluate_stack,  # noqa: F401
+                                     execute, finish, prepare, run_threads, versions)
 from thesis_lib.training import multirun
 from thesis_lib.training.loop import check_compile
-from thesis_lib.training.metrics import corrupted
-from thesis_lib.training.stacked_eval import evaluate_sets_stacked
 
 
 def run_spec(spec: RunSpec, device: str | None = None, progress: bool = False, force: bool = False,
@@ -63,7 +59,8 @@ def run_group(specs, device: str | None = None, progress: bool = False, runs_roo
     specs = list(specs)
     compile_mode = check_compile(os.environ.get("THESIS_COMPILE"))
     if compile_mode != "off":
-        raise ValueError("THESIS_COMPILE applies to the single-run engine; the multi-run engine runs eagerly")
+        raise ValueError("THESIS_COMPILE applies to the single-run engine; the multi-run engine captures its own "
+                         "CUDA graphs")
     with run_threads(device):  # CPU runs at the fixed thread count, as single runs (determinism)
         return _run_group(specs, device, progress, runs_root, on_saved, deadline)
 
@@ -83,44 +80,8 @@ def _run_group(specs, device, progress, runs_root, on_saved, deadline) -> list[d
             desc=f"{len(stack)} x {stack[0].spec.model}", deadline=deadline,
             graph=None if multirun.graphs_enabled(stack[0].spec.model) else False)
         group_train = time.perf_counter() - t0
-        # The stack is evaluated stacked too (training.stacked_eval): per evaluation set a few vmap-ed passes for all
-        # its runs, where metrics.evaluate one model at a time is host-bound on a GPU (~4 s a Chapter 3 run on an
-        # H100). Same numbers (tests/test_training_stacked_eval.py), same record. Every run is charged an equal share
-        # of the whole evaluation's time, image preparation included (finish adds it to its eval_time_s).
         t_eval = time.perf_counter()
-        models, dev = [p.model for p in stack], stack[0].device
-        pixels: dict = {}  # one float copy per distinct image set: e.g. every seed's CIFAR-10H images are the same
-
-        def images_of(p, idx, corruption=None):
-            key = (id(p.cifar10.images), np.asarray(idx).tobytes(), corruption)
-            if key not in pixels:
-                u8 = p.cifar10.images[idx]
-                pixels[key] = (torch.as_tensor(u8).permute(0, 3, 1, 2).float().div(255.0) if corruption is None
-                               else corrupted(u8, corruption))
-            return pixels[key]
-
-        # runs whose sets differ in length (or FGSM budget) are stacked apart, down to one run (evaluate_sets_stacked)
-        sets = [{name: (images_of(p, idx), torch.as_tensor(soft, dtype=torch.float32))
-                 for name, (idx, soft) in p.rd.eval_sets.items()} for p in stack]
-        evaluated = evaluate_sets_stacked(models, sets, eps=[p.spec.fgsm_eps for p in stack], device=dev)
-        # Chapter 5's corruption CE (training.metrics.corruption_ce: clean CE on each of the 15 CIFAR-10-C sets, their mean),
-        # stacked the same way, one corruption at a time so that only its images are held
-        corr = [[name for name in p.rd.corruption_eval if name in p.rd.eval_sets] for p in stack]
-        if any(corr):
-            by_type = [{name: {} for name in names} for names in corr]
-            for corruption in CORRUPTIONS:
-                pixels.clear()
-                got = evaluate_sets_stacked(
-                    models, [{name: (images_of(p, p.rd.eval_sets[name][0], corruption), sets[i][name][1])
-                              for name in corr[i]} for i, p in enumerate(stack)], eps=0.0, device=dev, fgsm=False)
-                for i, names in enumerate(corr):
-                    for name in names:
-                        by_type[i][name][corruption] = got[i][name][0]["ce"]
-            for i, per_set in enumerate(by_type):
-                for name, per in per_set.items():
-                    evaluated[i][name][0].update({"corruption_ce": float(np.mean(list(per.values()))),
-                                                  "corruption_ce_by_type": per})
-        del pixels, sets
+        evaluated = evaluate_stack(stack)
         eval_share = (time.perf_counter() - t_eval) / len(stack)
         for p, curve, done in zip(stack, curves, evaluated):
             record = finish(p, curve, engine=f"multi ({len(stack)} stacked)", share=1.0 / len(stack),

@@ -74,12 +74,14 @@ class Targets:
         of synthetic images with their own labels, Chapter 4). Fixed and pooled targets combine into a pool."""
         if self.fixed is not None and other.fixed is not None:
             return Targets(fixed=torch.cat([self.fixed, other.fixed]))
-        a, b = self._as_pool(), other._as_pool()
+        a, b = self.as_pool(), other.as_pool()
         width = max(a[0].shape[1], b[0].shape[1])
         pad = lambda p: torch.nn.functional.pad(p, (0, 0, 0, width - p.shape[1]))  # noqa: E731
         return Targets(pool=torch.cat([pad(a[0]), pad(b[0])]), counts=torch.cat([a[1], b[1]]))
 
-    def _as_pool(self):
+    def as_pool(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(pool (N, M, 10), counts (N,))``; fixed targets are a pool of one label per image, which
+        :meth:`batch` picks whatever ``u`` is, so both forms give the same batches."""
         if self.pool is not None:
             return self.pool, self.counts
         return self.fixed[:, None, :], torch.ones(len(self.fixed), dtype=torch.long)
@@ -95,11 +97,6 @@ class Targets:
             u = torch.rand(len(idx), device=idx.device, generator=generator)
         pick = (u * counts).long()
         return self.pool[idx, pick]
-
-    def as_pool(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(pool (N, M, 10), counts (N,))``; fixed targets are a pool of one label per image, which
-        :meth:`batch` picks whatever ``u`` is, so both forms give the same batches."""
-        return self._as_pool()
 
 
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")

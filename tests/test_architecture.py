@@ -1,11 +1,13 @@
 """The package's layering (ARCHITECTURE.md): the import graph has no cycle, the engine imports no chapter, the
-package's own modules are imported at the top of each file, every command line lives in ``cli/``, no notebook
-cell defines a function or class, and the move into layers changed no run key."""
+package's own modules are imported at the top of each file, every command line lives in ``cli/``, one thesis
+catalogue (every table id, caption and protocol value in one place), every chapter offers the same two functions,
+every notebook code cell is one statement defining nothing, and the moves changed no run key."""
 
 from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -92,7 +94,7 @@ def test_the_engine_imports_no_chapter_nor_anything_above_it():
     engine = [m for m in graph if m.startswith(("thesis_lib.training", "thesis_lib.runs", "thesis_lib.core",
                                                 "thesis_lib.data", "thesis_lib.labels", "thesis_lib.models"))]
     assert "thesis_lib.runs.execute" in engine and "thesis_lib.training.multirun" in engine
-    above = ("thesis_lib.chapters", "thesis_lib.reporting", "thesis_lib.cli")
+    above = ("thesis_lib.chapters", "thesis_lib.reporting", "thesis_lib.notebook", "thesis_lib.cli")
     shims = {"thesis_lib.run", "thesis_lib.grid", "thesis_lib.allocate", "thesis_lib.report", "thesis_lib.preflight",
              "thesis_lib.metrics", "thesis_lib.cache"}
     bad = {m: sorted(t for t in graph[m] if t.startswith(above) or t in shims) for m in engine}
@@ -100,9 +102,9 @@ def test_the_engine_imports_no_chapter_nor_anything_above_it():
 
 
 def test_layers_point_one_way():
-    """data -> labels -> models / training -> runs -> chapters -> reporting -> cli, with core at the bottom."""
+    """data -> labels -> models / training -> runs -> chapters -> reporting -> notebook -> cli, core at the bottom."""
     order = ["thesis_lib.core", "thesis_lib.data", "thesis_lib.labels", "thesis_lib.models", "thesis_lib.training",
-             "thesis_lib.runs", "thesis_lib.chapters", "thesis_lib.reporting", "thesis_lib.cli"]
+             "thesis_lib.runs", "thesis_lib.chapters", "thesis_lib.reporting", "thesis_lib.notebook", "thesis_lib.cli"]
 
     def layer(mod: str) -> int | None:
         hits = [i for i, p in enumerate(order) if mod == p or mod.startswith(p + ".")]
@@ -252,7 +254,7 @@ def test_old_entry_points_still_import():
     assert callable(thesis_lib.cache.load_outputs) and callable(thesis_lib.metrics.metrics_from_outputs)
     for mod in (allocate, grid, preflight, report, run):
         assert callable(mod.main)
-    assert callable(run.run_grid) and callable(grid.table_rows)
+    assert callable(run.run_grid) and callable(run.run_records)
 
 
 def test_preflight_answers_help(capsys):
@@ -261,3 +263,179 @@ def test_preflight_answers_help(capsys):
 
     assert preflight.main(["--help"]) == 0 and "python -m thesis_lib.preflight PROFILE" in capsys.readouterr().out
     assert preflight.main([]) == 2
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One thesis catalogue, one chapter contract, one call per notebook cell (issue 23)
+# ---------------------------------------------------------------------------------------------------------------
+
+CATALOGUE = PKG / "core" / "catalogue.py"
+TABLE_ID = re.compile(r"[345BC]\.[0-9]")
+#: parameter / field names that take a protocol value of the catalogue's HYP, and the HYP entries they may hold
+HYP_NAMES = {"gamma": ("gamma",), "beta": ("beta",), "confidence_gamma": ("confidence_gamma",),
+             "fgsm_eps": ("fgsm_eps",), "eps": ("fgsm_eps",), "kappa": ("kappa",), "annotators": ("annotators",),
+             "maxent_weight": ("maxent_weight",), "k": ("logistic_k",), "validation_size": ("validation_size",),
+             "alpha": ("mixup_alpha", "maxent_alpha", "ent_wc_alpha")}
+
+
+def _literal(node):
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError):
+        return None
+
+
+def catalogue_copies(pkg: Path = None) -> list[str]:
+    """Places outside the catalogue that restate it: a literal list of three or more table ids (a chapter's or the
+    thesis's tables), a table's or figure's caption, or a protocol value of ``HYP`` written as a literal default
+    (a function's parameter, a dataclass field or an ``add_argument`` default of a HYP-named setting)."""
+    from thesis_lib.core import catalogue
+
+    pkg = pkg or PKG
+    captions = [t.caption for t in catalogue.TABLES.values()] + [f.caption for f in catalogue.FIGURES]
+    bad = []
+    for path in sorted(pkg.rglob("*.py")):
+        if path.relative_to(pkg) == CATALOGUE.relative_to(PKG):
+            continue
+        rel, src = path.relative_to(pkg), path.read_text()
+        bad += [f"{rel}: caption {c[:40]!r}" for c in captions if c[:40] in src]
+        for node in ast.walk(ast.parse(src, str(path))):
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+                ids = [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                       and TABLE_ID.fullmatch(e.value)]
+                if len(ids) >= 3:
+                    bad.append(f"{rel}:{node.lineno}: table ids {ids}")
+            pairs = []
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                a = node.args
+                pos = a.posonlyargs + a.args
+                pairs += list(zip(pos[len(pos) - len(a.defaults):], a.defaults)) + list(zip(a.kwonlyargs, a.kw_defaults))
+                pairs = [(arg.arg, d) for arg, d in pairs if d is not None]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+                pairs.append((node.target.id, node.value))
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument" and node.args:
+                flag = _literal(node.args[0])
+                pairs += [(str(flag).lstrip("-").replace("-", "_"), k.value) for k in node.keywords if k.arg == "default"]
+            for name, default in pairs:
+                value = _literal(default)
+                if name in HYP_NAMES and value is not None and value in [catalogue.HYP[h] for h in HYP_NAMES[name]]:
+                    bad.append(f"{rel}:{default.lineno}: {name} = {value!r} restates HYP")
+    return bad
+
+
+def test_one_thesis_catalogue():
+    """A table id list, a caption or a protocol value lives in the catalogue only; the chapters' tables, the
+    report's order and the pre-flight's ids are read from it."""
+    from thesis_lib.chapters import grids
+    from thesis_lib.core import catalogue
+
+    assert not catalogue_copies()
+    for chapter, mod in grids.GRIDS.items():
+        assert mod.TABLES == catalogue.table_ids(chapter)
+    assert not (PKG / "reporting" / "reference.py").exists()
+
+
+def test_the_catalogue_check_can_fail(tmp_path):
+    import shutil
+
+    copy = tmp_path / "thesis_lib"
+    shutil.copytree(PKG, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(copy / "chapters" / "ch4" / "grid.py", "a") as f:
+        f.write('\n\nOLD = ("4.1", "4.2", "4.3")\n\n\ndef smooth(gamma: float = 0.005, confidence_gamma=0.005):\n'
+                '    return "Confidence smoothing gamma^omega (gamma = 0.005)"\n')
+    found = sorted(set(catalogue_copies(copy)) - set(catalogue_copies()))
+    assert len(found) == 3 and any("table ids" in f for f in found) and any("caption" in f for f in found)
+    assert any("confidence_gamma = 0.005 restates HYP" in f for f in found)
+
+
+def test_every_chapter_offers_the_same_two_functions():
+    """``chapters/chN/grid.build(profile, **params) -> Grid`` with the common parameters, and
+    ``chapters/chN/runs.run_data(spec) -> RunData``, registered for the engine."""
+    import inspect
+
+    from thesis_lib.chapters import grids
+    from thesis_lib.runs.chapters import CHAPTERS, chapter_module
+    from thesis_lib.runs.grid import Grid
+
+    common = ["profile", "seeds", "models", "tables", "figures", "images", "rules"]
+    assert sorted(grids.GRIDS) == sorted(CHAPTERS) == [3, 4, 5]
+    for chapter, mod in grids.GRIDS.items():
+        assert list(inspect.signature(mod.build).parameters)[:len(common)] == common, chapter
+        grid = mod.build("smoke", images="official")
+        assert isinstance(grid, Grid) and set(grid.tables) == set(mod.TABLES) and grid.specs(), chapter
+        runs = chapter_module(chapter)
+        assert inspect.signature(runs.run_data).return_annotation in ("RunData", runs.RunData), chapter
+        assert mod.__name__.rsplit(".", 1)[0] == runs.__name__.rsplit(".", 1)[0], chapter
+
+
+def _parameters_cell(nb: Path) -> str:
+    cells = json.loads(nb.read_text())["cells"]
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{nb.name}: one parameters cell"
+    return "".join(tagged[0]["source"])
+
+
+def _statement_cells(nb: Path) -> list[tuple[int, str]]:
+    cells = json.loads(nb.read_text())["cells"]
+    return [(i, "".join(c["source"])) for i, c in enumerate(cells) if c["cell_type"] == "code"
+            and "parameters" not in c.get("metadata", {}).get("tags", [])]
+
+
+@pytest.mark.parametrize("nb", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_notebook_code_cell_is_one_statement(nb):
+    """Each code cell (the parameters cell aside) is one call or assignment: the analysis is the library's."""
+    long = [f"cell {i}: {len(ast.parse(src).body)} statements" for i, src in _statement_cells(nb)
+            if len(ast.parse(src).body) != 1]
+    assert not long, f"{nb.name}: {long}"
+
+
+@pytest.mark.parametrize("nb", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_notebook_parameters_take_the_thesis_values_from_the_catalogue(nb):
+    """A parameter that is a protocol value (gamma, beta, confidence_gamma...) defaults to None, the thesis's
+    value from the catalogue, so the notebook never restates it."""
+    for node in ast.parse(_parameters_cell(nb)).body:
+        if isinstance(node, ast.Assign) and node.targets[0].id in HYP_NAMES:
+            assert _literal(node.value) is None, f"{nb.name}: {node.targets[0].id}"
+
+
+def test_no_repeated_glue_in_notebooks_or_package():
+    """The two lines issue 23 counted 5 and 3 times: the library takes device "auto" itself, and the records of a
+    grid by key come from one call (``runs.run.run_records``, the only place that builds them)."""
+    files = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(PKG.rglob("*.py"))
+    texts = {p.relative_to(ROOT).as_posix(): p.read_text().replace('\\"', '"') for p in files}
+    assert not [p for p, t in texts.items() if 'None if device == "auto"' in t]
+    assert [p for p, t in texts.items() if 'r["key"]: r for r in run_grid' in t] == ["thesis_lib/runs/run.py"]
+
+
+def test_architecture_md_is_one_screen_and_true():
+    """ARCHITECTURE.md fits a screen, and every folder, module and function it names exists."""
+    import importlib
+
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    assert len(text.splitlines()) <= 50
+    block = text.split("```")[1]
+    for line in block.strip().splitlines():
+        folder = line.split()[0]
+        if folder.endswith("/"):
+            assert (PKG / folder).is_dir(), folder
+            for name in re.findall(r"\b([a-z_0-9]+)\.py\b", line):
+                assert list(PKG.rglob(f"{name}.py")), name
+    missing = []
+    for dotted in set(re.findall(r"`([a-z_0-9]+(?:\.[A-Za-z_0-9]+)+)", text)):
+        if dotted.endswith((".py", ".md", ".json", ".npz", ".html")) or dotted.startswith("thesis_lib.") is False \
+                and dotted.split(".")[0] not in {p.name for p in PKG.iterdir() if p.is_dir()}:
+            continue
+        parts = dotted.removeprefix("thesis_lib.").split(".")
+        for cut in range(len(parts), 0, -1):        # the longest importable prefix, then attributes
+            try:
+                obj = importlib.import_module("thesis_lib." + ".".join(parts[:cut]))
+            except ImportError:
+                continue
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr, None)
+            if obj is None:
+                missing.append(dotted)
+            break
+        else:
+            missing.append(dotted)
+    assert not missing

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from thesis_lib.chapters.ch4 import grid as chapter4_grid
 from thesis_lib import data
 from thesis_lib.chapters.ch4 import runs as chapter4
 from thesis_lib.labels.mixup import confidence_smoothing, two_hot
@@ -52,7 +53,7 @@ def test_run_data_appends_the_810_mixed_images():
 
 
 def test_grid_and_a_smoke_run(tmp_path):
-    grid = chapter4.build_grid("full", images="official")
+    grid = chapter4_grid.build("full", images="official").tables
     assert {s.model for rows in grid.values() for r in rows for s in r.specs} == {"preact_resnet18"}
     spec = grid["4.3"][-1].specs[0]
     assert (spec.epochs, spec.batch_size, spec.milestones, spec.augment) == (200, 128, (100, 150), False)

@@ -10,6 +10,8 @@ import tarfile
 import numpy as np
 import pytest
 
+from thesis_lib.chapters import grids
+from thesis_lib.core import catalogue
 from thesis_lib.cli import allocate
 from thesis_lib.models import get_model
 from thesis_lib.runs import archive, cache
@@ -19,10 +21,8 @@ from thesis_lib.runs.spec import make_spec
 
 
 def test_priority_order_is_the_stated_one():
-    from thesis_lib.chapters.grids import table_rows
-
     specs = allocate.priority("full")
-    every = {s.key for c in (3, 4, 5) for t in table_rows(c, "full", None).values() for r in t for s in r.specs}
+    every = {s.key for s in grids.build_tables("full", catalogue.table_ids()).specs()}
     assert len(specs) == len({s.key for s in specs}) and {s.key for s in specs} == every  # each table run, once
     chapters = [s.chapter for s in specs]
     assert chapters == sorted(chapters)                              # Chapter 3, then 4, then 5
@@ -426,10 +426,8 @@ def test_a_smoke_allocation_returns_at_most_8_files_and_imports_back_the_same(tm
 
 
 def test_priority_works_at_the_smoke_profile():
-    from thesis_lib.chapters.grids import table_rows
-
     specs = allocate.priority("smoke")
-    every = {s.key for c in (3, 4, 5) for t in table_rows(c, "smoke", None).values() for r in t for s in r.specs}
+    every = {s.key for s in grids.build_tables("smoke", catalogue.table_ids()).specs()}
     assert {s.key for s in specs} == every and len(specs) == len(every)
     assert {s.profile for s in specs} == {"smoke"} and [s.chapter for s in specs] == sorted(s.chapter for s in specs)
     with pytest.raises(ValueError, match="unknown profile"):

@@ -1,7 +1,7 @@
 """python -m thesis_lib.grid: the notebooks' own specs, filled into the cache table by table, with a deadline."""
 
-from thesis_lib.chapters.ch4 import runs as chapter4
-from thesis_lib.chapters.grids import table_rows
+from thesis_lib.chapters import grids
+from thesis_lib.chapters.ch4 import grid as chapter4_grid
 from thesis_lib.cli import grid
 
 
@@ -15,7 +15,7 @@ def test_grid_lists_trains_and_respects_a_deadline(tmp_path, monkeypatch, capsys
     assert not list(tmp_path.glob("smoke/*.json"))
     assert grid.main(args) == 0
     out = capsys.readouterr().out
-    specs = {s.key for r in chapter4.build_grid("smoke", tables=("4.2",))["4.2"] for s in r.specs}
+    specs = {s.key for s in chapter4_grid.build("smoke", tables=("4.2",)).specs()}
     assert {p.stem for p in tmp_path.glob("smoke/*.json")} == specs    # the notebook's keys, so it only loads them
     assert f"| 4.2 | {len(specs)} | {len(specs)} |" in out
 
@@ -27,11 +27,11 @@ def test_grid_rules_reach_every_spec_and_chapter_4_refuses_them(tmp_path, monkey
     """``--rules`` (default thesis) is passed into the specs the grid builds, as the notebooks' ``rules``; Chapter
     4's labels come from lambda_h, so a rule set other than the default is an error there."""
     monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path))
-    thesis = table_rows(5, "smoke", ("5.2",))
-    release = table_rows(5, "smoke", ("5.2",), rules="release")
+    thesis = grids.build(5, "smoke", tables=("5.2",)).tables
+    release = grids.build(5, "smoke", tables=("5.2",), rules="release").tables
     keys = lambda rows: {s.key for r in rows["5.2"] for s in r.specs}  # noqa: E731
     assert {s.rules for r in release["5.2"] for s in r.specs} == {"release"} and not keys(thesis) & keys(release)
-    assert {s.rules for r in table_rows(3, "smoke", ("3.2",), rules="release")["3.2"] for s in r.specs} == {"release"}
+    assert {s.rules for r in grids.build(3, "smoke", tables=("3.2",), rules="release").tables["3.2"] for s in r.specs} == {"release"}
     assert grid.main(["--chapter", "5", "--tables", "5.2", "--profile", "smoke", "--rules", "release", "--list"]) == 0
     assert grid.main(["--chapter", "3", "--tables", "3.2", "--profile", "smoke", "--rules", "authors", "--list"]) == 2
     assert "unknown label rule set" in capsys.readouterr().err

@@ -1,5 +1,5 @@
 """The thesis's claims, re-read from its sentences (issue 22): every claim quotes its sentence, and the thesis's
-own printed numbers (``reporting/reference.py``) give, claim by claim, the verdict the sentence implies, or this
+own printed numbers (the thesis catalogue, ``core/catalogue.py``) give, claim by claim, the verdict the sentence implies, or this
 file states that they do not."""
 
 import math
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from thesis_lib.reporting import claims
-from thesis_lib.reporting import reference
+from thesis_lib.core import catalogue
 
 THESIS_TXT = Path(__file__).resolve().parents[2] / "shared" / "thesis" / "thesis.txt"
 
@@ -68,7 +68,7 @@ def _parts():
 
 def test_every_claim_has_an_expectation_and_a_unique_id():
     assert [c.id for c in claims.CLAIMS] == list(EXPECTED)
-    assert set(reference.TABLES) <= {c.table for c in claims.CLAIMS}, "at least one claim per table"
+    assert set(catalogue.TABLES) <= {c.table for c in claims.CLAIMS}, "at least one claim per table"
     for c in claims.CLAIMS:
         assert c.quote and c.where.startswith(("§", "Appendix")) and "p. " in c.where, c.id
         assert c.comparisons and c.id.startswith(c.table), c.id
@@ -110,8 +110,8 @@ def test_how_many_claims_the_thesis_numbers_support():
     wide = claims.check(claims.thesis_frames(), "thesis", thesis_n={"3.1": 15, "3.2": 15, "B.1": 15})
     assert (wide.verdict.values == verdicts.verdict.values).all()
     # the thesis's numbers given as ours (n = 5 each) get the same verdicts
-    ours = {t: reference.published(t).rename(columns={"mean": "ours", "ci": "ours_ci"}).assign(n=5)
-            for t in reference.TABLES}
+    ours = {t: catalogue.published(t).rename(columns={"mean": "ours", "ci": "ours_ci"}).assign(n=5)
+            for t in catalogue.TABLES}
     assert (claims.check(ours).verdict.values == verdicts.verdict.values).all()
 
 

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from thesis_lib.chapters.common import Row  # noqa: E402
+from thesis_lib.runs.grid import Row  # noqa: E402
 from thesis_lib.reporting import claims, forest, tables  # noqa: E402
 from thesis_lib.runs.spec import make_spec  # noqa: E402
 

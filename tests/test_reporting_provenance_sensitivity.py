@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thesis_lib.chapters.common import Row
+from thesis_lib.runs.grid import Row
 from thesis_lib.reporting import provenance_sensitivity as P
 from thesis_lib.reporting.recompute import EvalOutputs
 from thesis_lib.runs.spec import make_spec
@@ -167,7 +167,7 @@ def test_the_report_has_the_section(tmp_path):
 def test_each_chapter_notebook_has_one_single_call_provenance_cell(nb):
     cells = json.loads((ROOT / "notebooks" / f"{nb}.ipynb").read_text())["cells"]
     calls = ["".join(c["source"]) for c in cells
-             if c["cell_type"] == "code" and "provenance_sensitivity.show(" in "".join(c["source"])]
+             if c["cell_type"] == "code" and "ch.provenance_sensitivity()" in "".join(c["source"])]
     assert len(calls) == 1
     tree = ast.parse(calls[0])
     assert len(tree.body) == 1 and isinstance(tree.body[0], (ast.Assign, ast.Expr))

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
-from thesis_lib.chapters.common import Row
-from thesis_lib.reporting import recompute, report, tables
+from thesis_lib.runs.grid import Row
+from thesis_lib.reporting import recompute, render, tables
 from thesis_lib.reporting.provenance_sensitivity import batched_calibration
 from thesis_lib.runs import cache
 from thesis_lib.runs.spec import make_spec
@@ -167,10 +167,10 @@ def test_tables_compare_the_authors_statistic_with_the_thesis_and_show_all_bins_
     every = frame[frame.metric == "Calibration, all bins"].iloc[0]
     assert every.ours == pytest.approx(want["all"], abs=1e-9) and math.isnan(every.thesis)
     # the report sets the all-bins column right after the authors' one, and says which is which
-    wide = report.wide_table("3.1", frame)
+    wide = render.wide_table("3.1", frame)
     head = [c.strip() for c in wide[0].strip("| ").split(" | ")]
     assert head[head.index("Calibration") + 1] == "Calibration, all bins"
-    assert "last bin dropped" in "\n".join(report.table_body("3.1", frame.assign(profile="smoke")))
+    assert "last bin dropped" in "\n".join(render.table_body("3.1", frame.assign(profile="smoke")))
 
 
 def test_without_kept_outputs_the_authors_cell_is_left_empty_not_filled_with_the_other_statistic(tmp_path,

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from thesis_lib.reporting import claims
-from thesis_lib.reporting import reference
+from thesis_lib.core import catalogue
+from thesis_lib.reporting import render
 from thesis_lib.cli import report as report_cli
 from thesis_lib.reporting import report
 from thesis_lib.runs.run import run_grid
@@ -23,9 +24,9 @@ from thesis_lib.runs.spec import make_spec
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _thesis_as_ours(tables=reference.TABLES, n=5):
+def _thesis_as_ours(tables=catalogue.TABLES, n=5):
     """The thesis's tables as if they were ours: its means and intervals, over ``n`` runs."""
-    return {t: reference.published(t).rename(columns={"mean": "ours", "ci": "ours_ci"}).assign(n=n) for t in tables}
+    return {t: catalogue.published(t).rename(columns={"mean": "ours", "ci": "ours_ci"}).assign(n=n) for t in tables}
 
 
 def _two_rows(lower, higher, ci=0.05, n=5):
@@ -100,7 +101,7 @@ def test_a_compound_claim_takes_its_weakest_comparison_and_missing_tables_are_no
 def test_report_has_provenance_claims_tables_and_figures(tmp_path):
     (tmp_path / "results" / "tables").mkdir(parents=True)
     (tmp_path / "figures").mkdir()
-    frame = reference.published("3.2").rename(columns={"mean": "thesis", "ci": "thesis_ci"})
+    frame = catalogue.published("3.2").rename(columns={"mean": "thesis", "ci": "thesis_ci"})
     frame = frame.assign(ours=frame.thesis + 0.01, ours_ci=0.05, n=5, difference=0.01, thesis_in_ci=True,
                          profile="quick", images="mirror_reconstruction", rules="release")
     frame.to_csv(tmp_path / "results" / "tables" / "table_3_2.csv", index=False)
@@ -140,7 +141,7 @@ def _fake_records(rows, seeds_metric=lambda spec: 1.0 + 0.01 * spec.seed):
 def _smoke_table(tmp_path, table="3.2", seeds=(0, 1), profile="smoke", rows=None):
     """A table written by :func:`thesis_lib.reporting.tables.write` from fake runs of ``rows`` (default: Table 3.2's)."""
     from thesis_lib.reporting import tables
-    from thesis_lib.chapters.common import Row
+    from thesis_lib.runs.grid import Row
 
     if rows is None:
         specs = {m: tuple(make_spec(3, m, None, s, profile, images="mirror_reconstruction", deaggregate=True)
@@ -183,7 +184,7 @@ def test_only_full_profile_runs_count_as_runs_of_the_thesis_protocol(tmp_path):
 
 
 def test_a_thesis_row_we_did_not_run_shows_the_thesis_value_and_counts_as_missing(tmp_path):
-    from thesis_lib.chapters.common import Row
+    from thesis_lib.runs.grid import Row
 
     specs = tuple(make_spec(3, "cifar10h", None, 0, "smoke", images="mirror_reconstruction", deaggregate=True)
                   for _ in range(1))
@@ -198,7 +199,7 @@ def test_a_thesis_row_we_did_not_run_shows_the_thesis_value_and_counts_as_missin
 def test_greek_letters_are_shown_as_symbols(tmp_path):
     (tmp_path / "results" / "tables").mkdir(parents=True)
     for tid in ("4.3", "C.1"):
-        frame = reference.published(tid).rename(columns={"mean": "thesis", "ci": "thesis_ci"})
+        frame = catalogue.published(tid).rename(columns={"mean": "thesis", "ci": "thesis_ci"})
         frame.assign(ours=frame.thesis, ours_ci=0.01, n=5, n_seeds=5, thesis_in_ci=True, difference=0.0,
                      profile="full", images="official", rules="thesis").to_csv(
             tmp_path / "results" / "tables" / f"table_{tid.replace('.', '_')}.csv", index=False)
@@ -208,13 +209,13 @@ def test_greek_letters_are_shown_as_symbols(tmp_path):
     assert "τ mixing with Ent-WC has the best CE" in text
     for ascii_name in ("lambda", "omega", "gamma", "tau ", "tau_"):
         assert ascii_name not in text
-    assert report.symbols("kappa = 0.7, beta, Psi, alphabet") == "κ = 0.7, β, Ψ, alphabet"
+    assert render.symbols("kappa = 0.7, beta, Psi, alphabet") == "κ = 0.7, β, Ψ, alphabet"
 
 
 def test_verdicts_off_the_thesis_protocol_are_indicative_never_bold(tmp_path):
     def verdict_rows(profile, n_seeds):
         (tmp_path / profile / "tables").mkdir(parents=True)
-        frame = reference.published("4.3").rename(columns={"mean": "thesis", "ci": "thesis_ci"})
+        frame = catalogue.published("4.3").rename(columns={"mean": "thesis", "ci": "thesis_ci"})
         frame.assign(ours=frame.thesis, ours_ci=frame.thesis_ci, n=5, n_seeds=n_seeds, profile=profile,
                      difference=0.0, images="official", rules="thesis", thesis_in_ci=True).to_csv(
             tmp_path / profile / "tables" / "table_4_3.csv", index=False)
@@ -240,7 +241,7 @@ def test_counts_are_integers_and_p_values_scientific(tmp_path):
         tables_dir / "chapter3_data_statistics.csv", index=False)
     pd.DataFrame({"id": ["S1", "S2"], "statistic": [12.5, 3.0], "p_value": [0.00032, 0.5], "n": [33.0, float("nan")],
                   "held": [True, False]}).to_csv(tables_dir / "chapter4_statements.csv", index=False)
-    frame = reference.published("4.2").rename(columns={"mean": "thesis", "ci": "thesis_ci"})
+    frame = catalogue.published("4.2").rename(columns={"mean": "thesis", "ci": "thesis_ci"})
     frame.assign(ours=frame.thesis, ours_ci=frame.thesis_ci, n=5, profile="full", images="official", difference=0.0,
                  thesis_in_ci=True, rules="thesis").to_csv(tables_dir / "table_4_2.csv", index=False)
     text = report.markdown(tmp_path / "results", tmp_path / "figures", tmp_path / "results")
@@ -250,7 +251,7 @@ def test_counts_are_integers_and_p_values_scientific(tmp_path):
     assert "248.0" not in text and "0.0003" not in text
     assert "| id | statistic | p value | n | held |" in text and "p_value" not in text   # column names as words
     assert "| 4.2 | 4.2a: Sep beats mixup labels on CE | **held** (p = 1.4e-05) | **held** (p = 1.4e-05, n = 5) |" in text
-    assert report.format_p(0.00032) == "3.2e-04" and report.format_number(51.0) == "51"
+    assert render.format_p(0.00032) == "3.2e-04" and render.format_number(51.0) == "51"
 
 
 def _png(path):
@@ -304,9 +305,9 @@ def test_figure_captions_are_the_thesis_own():
         return re.sub(r"[^a-z]", "", re.sub(r"\\[a-z]+", "", text.lower()))
 
     body = letters(thesis.read_text())
-    for stem, number, caption in report.FIGURES:
-        if number:
-            assert letters(f"Fig. {number} {caption}") in body, stem
+    for fig in catalogue.FIGURES:
+        if fig.number:
+            assert letters(f"Fig. {fig.number} {fig.caption}") in body, fig.stem
 
 
 def test_no_table_is_an_error(tmp_path):
@@ -334,21 +335,24 @@ def test_no_table_is_an_error(tmp_path):
         report.check_tables(["04"], results)
 
 
-def test_thesis_protocol_run_counts_match_the_full_grids():
-    from thesis_lib.chapters.ch3 import grid as chapter3_grid
-    from thesis_lib.chapters.ch4 import runs as chapter4
-    from thesis_lib.chapters.ch5 import runs as chapter5
+def test_thesis_protocol_is_the_full_grid_and_the_thesis_own():
+    """The captions' thesis protocol is read off each chapter's full grid (no second copy): the thesis's models and
+    epochs (sections 3.3 and 4.3.1), 5 seeds, and 270 distinct table runs in all; each notebook writes its
+    chapter's tables, as the catalogue says."""
+    from thesis_lib.chapters import grids
 
-    grids = dict(chapter3_grid.build("full", images="official", figures=()).tables)
-    grids.update(chapter4.build_grid("full", images="official"))
-    grids.update(chapter5.build_grid("full", images="official"))
-    assert set(grids) == set(report.THESIS_PROTOCOL) == set(reference.TABLES)
-    for tid, rows in grids.items():
-        specs = [s for r in rows for s in r.specs]
-        models, epochs, runs = report.THESIS_PROTOCOL[tid]
-        assert (set(models), {epochs}, runs) == ({s.model for s in specs}, {s.epochs for s in specs}, len(specs)), tid
-    for nb, tids in report.NOTEBOOK_TABLES.items():
-        assert tids == {"03": chapter3_grid.TABLES, "04": chapter4.TABLES, "05": chapter5.TABLES}[nb]
+    every = grids.build_tables("full", catalogue.table_ids(), images="official")
+    assert tuple(every.tables) == catalogue.table_ids() and len(every.specs()) == 270
+    three = ("resnet34a", "resnet50", "vgg11")
+    for tid in catalogue.table_ids():
+        models, epochs, runs = grids.thesis_protocol(tid)
+        want = ((three if tid in ("3.1", "3.2", "B.1") else ("resnet34a",), 65) if catalogue.chapter_of(tid) == 3
+                else (("preact_resnet18",) if tid[0] == "4" else ("preact_resnet34",), 200))
+        assert (models, epochs) == want, tid
+        assert runs == len(every.tables[tid]) * len(models) * catalogue.THESIS_SEEDS, tid
+    assert {t: report.notebook_tables(catalogue.TABLES[t].notebook) for t in ("3.1", "B.3", "4.2", "C.1")} == {
+        "3.1": catalogue.table_ids(3), "B.3": catalogue.table_ids(3), "4.2": ("4.1", "4.2", "4.3"),
+        "C.1": ("5.1", "5.2", "C.1")}
 
 
 def test_tables_record_the_label_rule_set():

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from thesis_lib.core.catalogue import HYP
 from thesis_lib.chapters.ch3 import grid as chapter3_grid
 from thesis_lib.reporting import tables
 from thesis_lib.runs.spec import make_spec
-from thesis_lib.chapters.common import Row
+from thesis_lib.runs.grid import Row
 
 
 def _record(spec, ce, cal=0.2, fgsm=9.0, profile="smoke"):
@@ -91,7 +92,7 @@ def test_validation_runs_never_see_the_test_images():
     rd = chapter3.run_data(spec)
     (val_idx, val_labels), = rd.eval_sets.values()
     split = data.load_uma_split()
-    assert len(val_idx) == chapter3.VALIDATION_SIZE and set(val_idx) <= set(split.train)
+    assert len(val_idx) == HYP["validation_size"] and set(val_idx) <= set(split.train)
     assert not set(val_idx) & set(rd.train_idx) and len(rd.train_idx) == 6900 - 500
     assert not set(val_idx) & set(data.load_cifar10s().indices)
 

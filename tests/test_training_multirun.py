@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from thesis_lib.chapters import grids
 from thesis_lib.runs import cache
 from thesis_lib.training import metrics
 from thesis_lib.training import multirun
@@ -234,7 +235,7 @@ def test_grid_command_line_picks_the_engine(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path))
     assert grid.main(["--chapter", "3", "--tables", "3.1", "--profile", "smoke", "--engine", "multi",
                       "--device", "cpu"]) == 0
-    specs = [s for row in grid.table_rows(3, "smoke", ("3.1",))["3.1"] for s in row.specs]
+    specs = grids.build(3, "smoke", tables=("3.1",), figures=()).specs()
     records = [cache.load(s, tmp_path) for s in specs]
     assert len(records) == 5 and all(r is not None and r["engine"] == "multi (5 stacked)" for r in records)
     assert "| 3.1 | 5 | 5 |" in capsys.readouterr().out

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from thesis_lib.chapters.ch5 import grid as chapter5_grid
 from thesis_lib.training import soft_mixup as S
 
 
@@ -142,23 +143,23 @@ def test_chapter5_validation_choices(tmp_path, monkeypatch):
     assert set(rd.eval_sets) == {"validation"} and len(val) == 500 and not rd.corruption_eval
     assert not set(val) & set(rd.train_idx)                       # held out of training
 
-    default = chapter5.build_grid("smoke", tables=("5.1",))
-    same = chapter5.build_grid("smoke", tables=("5.1",), chosen={"mix_maxent": {"alpha": 10}, "ent_wc": {"alpha": 0.2, "kappa": 0.7}})
+    default = chapter5_grid.build("smoke", tables=("5.1",)).tables
+    same = chapter5_grid.build("smoke", tables=("5.1",), chosen={"mix_maxent": {"alpha": 10}, "ent_wc": {"alpha": 0.2, "kappa": 0.7}}).tables
     assert [s.key for r in default["5.1"] for s in r.specs] == [s.key for r in same["5.1"] for s in r.specs]
-    other = chapter5.build_grid("smoke", tables=("5.1", "C.1"), chosen={"ent_wc": {"kappa": 0.5}})
+    other = chapter5_grid.build("smoke", tables=("5.1", "C.1"), chosen={"ent_wc": {"kappa": 0.5}}).tables
     ent = [r for r in other["5.1"] if "Ent-WC" in r.label][0].specs[0]
     assert chapter5.settings(ent)["kappa"] == 0.5
     tau_ent = [r for r in other["C.1"] if r.label == "tau mixing, Ent-WC"][0].specs[0]
     assert chapter5.settings(tau_ent)["kappa"] == 0.5           # Ent-WC's choice holds for its tau variant too
     with pytest.raises(ValueError, match="no setting"):
-        chapter5.overrides({"ent_wc": {"beta": 1.0}})
+        chapter5_grid.overrides({"ent_wc": {"beta": 1.0}})
 
     # two candidates per sweep keep the test short; the choice is the lowest validation CE of what was trained
-    monkeypatch.setattr(chapter5, "MAXENT_ALPHAS", (5.0, 10.0))
-    monkeypatch.setattr(chapter5, "ENT_WC_ALPHAS", (0.2, 1.0))
-    monkeypatch.setattr(chapter5, "KAPPAS", (0.0, 0.7))
+    monkeypatch.setattr(chapter5_grid, "MAXENT_ALPHAS", (5.0, 10.0))
+    monkeypatch.setattr(chapter5_grid, "ENT_WC_ALPHAS", (0.2, 1.0))
+    monkeypatch.setattr(chapter5_grid, "KAPPAS", (0.0, 0.7))
     monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path))
-    chosen, scores = chapter5.run_tuning("smoke", model="small_cnn", device="cpu")
+    chosen, scores = chapter5_grid.run_tuning("smoke", model="small_cnn", device="cpu")
     assert set(scores) == {"Mix-MaxEnt alpha", "Ent-WC alpha", "Ent-WC kappa"}
     for frame, (algo, name) in zip(scores.values(), (("mix_maxent", "alpha"), ("ent_wc", "alpha"), ("ent_wc", "kappa"))):
         assert len(frame) == 2 and frame["validation CE"].notna().all()
@@ -306,13 +307,13 @@ def test_soft_endpoints_keep_the_real_cifar10s_labels():
 def test_table_c1_changes_alpha_and_loss_one_at_a_time():
     from thesis_lib.chapters.ch5 import runs as chapter5
 
-    grid = chapter5.build_grid("smoke", tables=("C.1",))["C.1"]
+    grid = chapter5_grid.build("smoke", tables=("C.1",)).tables["C.1"]
     settings = {r.label: chapter5.settings(r.specs[0]) for r in grid}
     assert settings["mixup, Ent-WC"]["alpha"] == 0.2
     for base in ("mixup", "tau mixing", "logistic not fitted to people"):
         assert settings[f"{base}, no Ent-WC (alpha = 0.2)"]["alpha"] == settings[f"{base}, Ent-WC"]["alpha"] == 0.2
         assert settings[f"{base}, no Ent-WC"]["alpha"] == 1.0             # the thesis-comparable row stays
-    chosen = chapter5.build_grid("smoke", tables=("C.1",), chosen={"ent_wc": {"alpha": 0.4}})["C.1"]
+    chosen = chapter5_grid.build("smoke", tables=("C.1",), chosen={"ent_wc": {"alpha": 0.4}}).tables["C.1"]
     assert {chapter5.settings(r.specs[0])["alpha"] for r in chosen if "alpha = 0.4" in r.label} == {0.4}
 
 
@@ -366,9 +367,9 @@ def test_chapter5_release_rules_train_on_release_labels():
     np.testing.assert_allclose(yb[~human], chapter5.soft_endpoints(a.train_idx[~human], 0, thesis.gamma, "release"),
                                atol=1e-6)
     # the grid passes the rule set to every run, and the default keeps the default keys
-    grid = chapter5.build_grid("smoke", tables=("5.2",), images="mirror_reconstruction", rules="release")
+    grid = chapter5_grid.build("smoke", tables=("5.2",), images="mirror_reconstruction", rules="release").tables
     assert {s.rules for row in grid["5.2"] for s in row.specs} == {"release"}
-    default = chapter5.build_grid("smoke", tables=("5.2",), images="mirror_reconstruction")
+    default = chapter5_grid.build("smoke", tables=("5.2",), images="mirror_reconstruction").tables
     assert thesis.key in {s.key for row in default["5.2"] for s in row.specs}
     with pytest.raises(ValueError, match="unknown label rule set"):
-        chapter5.build_grid("smoke", tables=("5.1",), images="mirror_reconstruction", rules="paper")
+        chapter5_grid.build("smoke", tables=("5.1",), images="mirror_reconstruction", rules="paper")

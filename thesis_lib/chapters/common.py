@@ -1,48 +1,24 @@
-"""What every chapter shares: what a run trains on (:class:`RunData`), a table row (:class:`Row`), the evaluation
-subset and validation draws, the validation choice (:func:`choose`), and the figures' colours and writer
-(:func:`save`). Chapters import this; nothing below the chapters does."""
+"""What every chapter shares: the evaluation subset and validation draws, the validation choice (:func:`choose`),
+and the figures' colours and writer (:func:`save`). Chapters import this; nothing below the chapters does. (What a
+run trains on, :class:`~thesis_lib.runs.run_data.RunData`, and a grid's rows, :mod:`thesis_lib.runs.grid`, are the
+engine's types.)"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from thesis_lib.core.atomic import atomic_path
+from thesis_lib.core.catalogue import HYP
 from thesis_lib.core.summary import mean_ci
 from thesis_lib.runs.spec import RunSpec
-from thesis_lib.training.loop import Targets
 
 #: training images held out by a validation run (``validation=True``), the Chapter 3 method Chapter 5 reuses
-VALIDATION_SIZE = 500
+VALIDATION_SIZE = HYP["validation_size"]
 
 OURS, THEIRS = "#1f77b4", "#d62728"   # CIFAR-10S blue, CIFAR-10H red, as in the thesis's figures
-
-
-@dataclass(frozen=True)
-class RunData:
-    train_idx: np.ndarray                          # test-set indices trained on
-    targets: Targets
-    eval_sets: dict[str, tuple[np.ndarray, np.ndarray]]   # name -> (test-set indices, soft labels)
-    images: np.ndarray | None = None               # training images when not simply the test images at train_idx
-    batch_hook: object = None                      # per-batch mixing policy (Chapter 5), see thesis_lib.training.loop
-    loss_fn: object = None                         # its loss (default: soft cross-entropy)
-    corruption_eval: tuple[str, ...] = ()          # eval sets also scored on CIFAR-10-C corruptions (Chapter 5)
-
-    def training_images(self, all_images: np.ndarray) -> np.ndarray:
-        return self.images if self.images is not None else all_images[self.train_idx]
-
-
-@dataclass(frozen=True)
-class Row:
-    """One table row: its label as the thesis prints it, and the runs averaged into it. ``suffix`` names the
-    column block (e.g. ``" (M=2)"`` in Table 3.3, where one printed row spans two settings)."""
-
-    label: str
-    specs: tuple[RunSpec, ...]
-    suffix: str = ""
-    eval_sets: tuple[str, ...] = field(default=("cifar10h", "cifar10s"))
 
 
 def eval_subset(test: np.ndarray, spec: RunSpec) -> np.ndarray:
@@ -58,11 +34,8 @@ def validation_draw(pool: np.ndarray, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(10_000 + seed).choice(pool, VALIDATION_SIZE, replace=False))
 
 
-def choose(candidates: dict, records: dict) -> tuple[object, "pd.DataFrame"]:  # noqa: F821
+def choose(candidates: dict, records: dict) -> tuple[object, pd.DataFrame]:
     """The candidate with the lowest mean validation CE, and the table of every candidate's score."""
-    import pandas as pd
-
-
     rows = []
     for value, specs in candidates.items():
         mean, half = mean_ci(records[s.key]["metrics"]["validation"]["ce"] for s in specs)

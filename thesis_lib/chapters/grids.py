@@ -1,33 +1,49 @@
-"""Every chapter's tables, by chapter number: the rows the chapter notebooks build, for the command-line entry
-points that fill the run cache without the notebooks (:mod:`thesis_lib.cli.grid`, :mod:`thesis_lib.cli.allocate`)
-and for checking a notebook's ``tables`` parameter (:mod:`thesis_lib.cli.preflight`)."""
+"""Every chapter's grid through one contract. Each ``chapters/chN/`` offers the same two functions:
+
+* ``grid.build(profile, **params) -> Grid``: the rows of run specs of each table (and of each figure drawn from
+  runs); ``seeds``, ``models``, ``tables``, ``figures`` (the catalogue's ids), ``images`` and ``rules`` are common
+  to every chapter, the rest the chapter's own (``gamma``, ``confidence_gamma``, ``chosen``...);
+* ``runs.run_data(spec) -> RunData``: what one run trains and is evaluated on, which the engine finds through
+  :mod:`thesis_lib.runs.chapters`.
+
+The command lines (:mod:`thesis_lib.cli.grid`, :mod:`thesis_lib.cli.allocate`),
+the pre-flight and the report reach the chapters only through here; which chapter a table belongs to is the thesis
+catalogue's (:mod:`thesis_lib.core.catalogue`)."""
 
 from __future__ import annotations
 
-from thesis_lib.chapters.ch3 import grid as chapter3_grid
-from thesis_lib.chapters.ch4 import runs as chapter4
-from thesis_lib.chapters.ch5 import runs as chapter5
+from functools import lru_cache
+
+from thesis_lib.chapters.ch3 import grid as chapter3
+from thesis_lib.chapters.ch4 import grid as chapter4
+from thesis_lib.chapters.ch5 import grid as chapter5
+from thesis_lib.core import catalogue
+from thesis_lib.runs.grid import Grid
+
+GRIDS = {3: chapter3, 4: chapter4, 5: chapter5}
 
 
-def table_rows(chapter: int, profile: str, tables, seeds=None, models=None, rules: str = "thesis") -> dict:
-    """``{table id: [Row]}`` exactly as the chapter notebook builds them (default settings, no re-tuning), every
-    run under the label rule set ``rules`` (checked by each spec). Chapter 4's labels come from lambda_h, not
-    elicitations, so no rule set applies there: anything but the default is an error."""
-    if chapter == 3:
-        tables = tuple(tables or chapter3_grid.TABLES)
-        return chapter3_grid.build(profile, seeds, models, tables=tables, figures=(), rules=rules).tables
-    if chapter in (4, 5):
-        mod = chapter4 if chapter == 4 else chapter5
-        if models and len(models) > 1:
-            raise ValueError(f"Chapter {chapter} tables use one model; got {list(models)}")
-        if chapter == 4 and rules != "thesis":
-            raise ValueError(f"rules={rules!r}: Chapter 4's labels come from lambda_h, not soft-label elicitations, "
-                             "so no label rule set applies; leave it 'thesis'")
-        kw = {} if chapter == 4 else {"rules": rules}
-        return mod.build_grid(profile, seeds, models[0] if models else None, tuple(tables or mod.TABLES), **kw)
-    raise ValueError(f"chapter must be 3, 4 or 5, got {chapter}")
+def build(chapter: int, profile: str, **params) -> Grid:
+    """Chapter ``chapter``'s grid exactly as its notebook builds it (``params`` as above)."""
+    if chapter not in GRIDS:
+        raise ValueError(f"chapter must be one of {sorted(GRIDS)}, got {chapter!r}")
+    return GRIDS[chapter].build(profile, **params)
 
 
-def table_ids() -> tuple[str, ...]:
-    """Every table id of every chapter's notebook, in chapter order."""
-    return chapter3_grid.TABLES + chapter4.TABLES + chapter5.TABLES
+def build_tables(profile: str, tables, **params) -> Grid:
+    """The runs of ``tables`` (any chapters', no figures) as one grid; ``params`` go to every chapter's build."""
+    grid = Grid(profile, {})
+    for chapter in sorted({catalogue.chapter_of(t) for t in tables}):
+        mine = tuple(t for t in tables if catalogue.chapter_of(t) == chapter)
+        grid = grid.merged(build(chapter, profile, tables=mine, figures=(), **params))
+    return grid
+
+
+@lru_cache(maxsize=None)
+def thesis_protocol(table: str) -> tuple[tuple[str, ...], int, int]:
+    """``(models, epochs, runs)`` of ``table`` under the thesis protocol: what its chapter's grid builds at profile
+    ``full`` (no GPU or data needed to build it). The report's captions read it, so they cannot drift from what
+    the full profile trains."""
+    grid = build_tables("full", (table,), images="official")
+    specs = grid.table_specs(table)
+    return tuple(dict.fromkeys(s.model for s in specs)), specs[0].epochs, len(specs)

@@ -42,7 +42,8 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from thesis_lib.chapters.grids import table_rows
+from thesis_lib.chapters import grids
+from thesis_lib.core.catalogue import table_ids
 from thesis_lib.core import atomic
 from thesis_lib.core.profiles import PROFILES
 from thesis_lib.data import DataError
@@ -77,27 +78,28 @@ REPROBE_RATIO = 0.75
 
 
 def priority(profile: str = "full") -> list:
-    """Every table run of the profile, most wanted first, each key once. The tiers name the full protocol's
-    architectures; the quick and smoke profiles swap every model for the small CNN, so there each tier takes the
-    profile's own models (same tables, same order)."""
+    """Every table run of the profile, most wanted first, each key once: the headline Tables 3.1 and 3.2 on
+    ResNet-34A, then every Chapter 3 table on it, then the other two architectures of the tables that average three
+    (their thesis protocol, :func:`thesis_lib.chapters.grids.thesis_protocol`), then Chapters 4 and 5. The tiers
+    name the full protocol's architectures; the quick and smoke profiles swap every model for the small CNN, so
+    there each tier takes the profile's own models (same tables, same order)."""
 
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    three = tuple(t for t in table_ids(3) if len(grids.thesis_protocol(t)[0]) > 1)
     tiers = [
         (3, ("3.1", "3.2"), ("resnet34a",)),
         (3, None, ("resnet34a",)),
-        (3, ("3.1", "3.2", "B.1"), ("vgg11",)),
-        (3, ("3.1", "3.2", "B.1"), ("resnet50",)),
+        (3, three, ("vgg11",)),
+        (3, three, ("resnet50",)),
         (4, None, None),
         (5, None, None),
     ]
     seen: dict = {}
     for chapter, tables, models in tiers:
-        rows = table_rows(chapter, profile, tables, None, models if profile == "full" else None)
-        for table in rows.values():
-            for row in table:
-                for s in row.specs:
-                    seen.setdefault(s.key, s)
+        grid = grids.build(chapter, profile, tables=tables, figures=(), models=models if profile == "full" else None)
+        for s in grid.specs():
+            seen.setdefault(s.key, s)
     return list(seen.values())
 
 

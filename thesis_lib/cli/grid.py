@@ -19,19 +19,19 @@ import argparse
 import sys
 import time
 
-from thesis_lib.chapters.grids import table_rows  # noqa: F401  (thesis_lib.grid.table_rows, as before)
+from thesis_lib.chapters import grids
 from thesis_lib.data import DataError
 from thesis_lib.reporting.tables import device_hours
 from thesis_lib.runs import cache
-from thesis_lib.runs.run import run_grid
-from thesis_lib.runs.spec import unique_specs
+from thesis_lib.runs.grid import Grid
+from thesis_lib.runs.run import run_records
 
 
-def summary(rows: dict, runs_root=None) -> list[dict]:
+def summary(grid: Grid, runs_root=None) -> list[dict]:
     """Per table: distinct runs, how many are cached, and the device-hours of the cached ones."""
     out = []
-    for tid, table in rows.items():
-        specs = unique_specs(s for r in table for s in r.specs)
+    for tid in grid.tables:
+        specs = grid.table_specs(tid)
         records = [r for r in (cache.load(s, runs_root) for s in specs) if r is not None]
         out.append({"table": tid, "runs": len(specs), "cached": len(records),
                     "device_hours": device_hours(records),
@@ -61,21 +61,22 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
 
     try:
-        rows = table_rows(a.chapter, a.profile, a.tables, a.seeds, a.models, rules=a.rules)
-        specs = unique_specs(s for table in rows.values() for r in table for s in r.specs)
+        grid = grids.build(a.chapter, a.profile, seeds=a.seeds, models=a.models, tables=a.tables, figures=(),
+                           rules=a.rules)
+        specs = grid.specs()
         if not a.list:
             t0 = time.perf_counter()
             if a.group_size is not None and a.group_size < 1:
                 raise ValueError(f"--group-size must be >= 1, got {a.group_size}")
-            run_grid(specs, device=a.device, jobs=a.jobs, backend=a.backend, engine=a.engine,
-                     group_size=a.group_size, deadline_s=None if a.deadline_min is None else 60 * a.deadline_min)
+            run_records(grid, device=a.device, jobs=a.jobs, backend=a.backend, engine=a.engine,
+                        group_size=a.group_size, deadline_s=None if a.deadline_min is None else 60 * a.deadline_min)
             print(f"wall time {time.perf_counter() - t0:.0f} s")
     except (ValueError, DataError, OSError) as err:  # OSError: an output folder that cannot be written
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"chapter {a.chapter}, profile {a.profile}: {len(specs)} distinct runs")
     print("| table | runs | cached | device-hours | devices |\n|---|---|---|---|---|")
-    for row in summary(rows):
+    for row in summary(grid):
         print(f"| {row['table']} | {row['runs']} | {row['cached']} | {row['device_hours']:.3f} | {row['devices']} |")
     return 0
 

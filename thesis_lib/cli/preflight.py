@@ -19,7 +19,7 @@ from pathlib import Path
 import papermill as pm
 
 from thesis_lib import CLASSES
-from thesis_lib.chapters.grids import table_ids
+from thesis_lib.core.catalogue import table_ids
 from thesis_lib.core.atomic import check_writable
 from thesis_lib.core.profiles import check_profile, default_figures_dir, default_results_dir
 from thesis_lib.data.cifar10c import check_available
@@ -139,7 +139,7 @@ PARSERS = {"seeds": _seeds, "models": _models, "model": _model, "tables": _table
 
 
 def _papermill_value(value: str):
-    from papermill.cli import _resolve_type
+    from papermill.cli import _resolve_type  # papermill's own -p typing; private, so only where it is used
 
     return _resolve_type(value)
 
@@ -168,8 +168,6 @@ def parse_params(pairs: list[str], known: set[str]) -> tuple[dict, list[str]]:
 
 def output_errors(profile: str, params: dict) -> list[str]:
     """The folders the notebooks write to, each proved writable now rather than failing after the training."""
-    from pathlib import Path
-
 
     results = Path(params.get("results_dir") or default_results_dir())
     figures = Path(params.get("figures_dir") or default_figures_dir())
@@ -220,7 +218,7 @@ def main(argv):
     if errors:
         return 2
     if params_out:
-        import yaml
+        import yaml  # a papermill dependency, needed only to read a parameters file
 
         with open(params_out, "w") as fh:
             yaml.safe_dump(params, fh)

@@ -17,6 +17,7 @@ import json
 import sys
 
 from thesis_lib import data
+from thesis_lib.core.catalogue import HYP
 from thesis_lib.runs import cache
 from thesis_lib.runs.run import run_spec
 from thesis_lib.runs.spec import make_spec
@@ -33,7 +34,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default=None, help="cpu, cuda or auto (default)")
     p.add_argument("--annotators", type=int, default=None, help="M annotators per image")
     p.add_argument("--deaggregate", action="store_true")
-    p.add_argument("--gamma", type=float, default=0.1)
+    p.add_argument("--gamma", type=float, default=HYP["gamma"], help="default: the thesis's")
     p.add_argument("--beta", type=float, default=0.0)
     p.add_argument("--n-soft", type=int, default=None)
     p.add_argument("--rules", default="thesis",

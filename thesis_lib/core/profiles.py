@@ -7,6 +7,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROFILES = ("full", "quick", "smoke")
@@ -25,9 +29,6 @@ def repo_root() -> Path:
 
 def visible_nvidia_gpus() -> list[str]:
     """GPU names ``nvidia-smi`` reports (empty when there is no NVIDIA driver)."""
-    import shutil
-    import subprocess
-
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return []
@@ -42,7 +43,7 @@ def visible_nvidia_gpus() -> list[str]:
 def default_profile() -> str:
     """``full`` when a CUDA GPU is usable, else ``quick``. A GPU that the driver shows but this PyTorch cannot use
     (a CUDA build newer than the driver, or a CPU-only build) is an error, never a silent fall-back to ``quick``."""
-    import torch
+    import torch  # lazy: core (profiles, the catalogue) stays importable, e.g. by the report, without loading torch
 
     if torch.cuda.is_available():
         return "full"
@@ -60,7 +61,7 @@ def check_profile(profile: str, allow_full_without_gpu: bool = False) -> str:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
     if profile == "full" and not allow_full_without_gpu:
-        import torch
+        import torch  # lazy, as above
 
         if not torch.cuda.is_available():
             raise ValueError("profile 'full' runs the thesis protocol and needs a CUDA GPU, none is visible. "
@@ -69,14 +70,10 @@ def check_profile(profile: str, allow_full_without_gpu: bool = False) -> str:
 
 
 def default_results_dir() -> Path:
-    import os
-
     return Path(os.environ.get("THESIS_RESULTS_DIR") or repo_root() / "results")
 
 
 def default_figures_dir() -> Path:
-    import os
-
     return Path(os.environ.get("THESIS_FIGURES_DIR") or repo_root() / "figures")
 
 
@@ -96,7 +93,6 @@ def output_dirs(results_dir=None, figures_dir=None) -> tuple[Path, Path]:
 # shape of every schedule by scaling the learning-rate milestones with the number of epochs.
 # ---------------------------------------------------------------------------------------------------------------
 
-from dataclasses import dataclass, field  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def _first_collection(source: Source, cache: Path, fetch):
 def glove_vectors():
     """glove-wiki-gigaword-50 through gensim's downloader (a mapping word -> vector); the one network step of the
     GloVe build, kept apart so a test can stand in for it."""
-    import gensim.downloader
+    import gensim.downloader  # optional: only to rebuild the GloVe file from gensim's copy
 
     return gensim.downloader.load("glove-wiki-gigaword-50")
 

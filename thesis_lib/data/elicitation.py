@@ -43,6 +43,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
+import pandas as pd
+
 from thesis_lib import CLASSES
 
 _INDEX = {c: i for i, c in enumerate(CLASSES)}
@@ -216,9 +218,7 @@ class ElicitationReport:
     def n_kept(self) -> int:
         return self.n_rows - sum(self.rejected.values())
 
-    def table(self):
-        import pandas as pd
-
+    def table(self) -> pd.DataFrame:
         rows = [("rejected", k, self.rejected.get(k, 0)) for k in REJECTIONS]
         rows += [("kept, fixed by rule", k, self.fixed.get(k, 0)) for k in FIXES]
         rows += [("kept, noted", k, self.fixed.get(k, 0)) for k in NOTES]

@@ -29,7 +29,7 @@ def _matrix(path: str) -> np.ndarray:
 
 @lru_cache(maxsize=2)
 def _load(path: str):
-    from gensim.models import KeyedVectors
+    from gensim.models import KeyedVectors  # lazy: gensim is slow to import and only the class similarity needs it
 
     matrix = _matrix(path)
     kv = KeyedVectors(vector_size=matrix.shape[1])

@@ -236,7 +236,7 @@ def fetch(url: str, target: Path, known_hash: str | None, what: str) -> Path:
             return verify(target, digest, algorithm)  # memoised: a cached copy is not hashed on every load
         except DataError:
             pass  # a stale or damaged cached copy: pooch downloads it again
-    import pooch
+    import pooch  # only when a file is downloaded (offline mirrors never need it)
 
     try:
         fetched = pooch.retrieve(url, known_hash=known_hash, fname=target.name, path=target.parent,

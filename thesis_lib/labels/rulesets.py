@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -83,8 +87,6 @@ RELEASED_FILES = {"CIFAR-10S": ("cambridge-mlg/cifar-10s", "cifar10s_data/cifar1
 def released_path(collection: str):
     """A local copy of the collection's released label file: ``$THESIS_RELEASED_LABELS/<file name>`` or the data
     mirror's ``cifar10s/`` / ``hmix/`` folder; None when there is none."""
-    import os
-    from pathlib import Path
 
 
     name = Path(RELEASED_FILES[collection][1]).name
@@ -116,8 +118,6 @@ def match_released(ours: dict, released: dict, atol: float = 1e-6) -> pd.DataFra
 
 def compare_with_released(collection: str, path=None, rules: str = "release") -> pd.DataFrame:
     """:func:`match_released` of our T2 Clamp labels (gamma 0.1, ``rules``) against the released file."""
-    import json
-    from pathlib import Path
 
     path = Path(path) if path else released_path(collection)
     if path is None:

@@ -45,12 +45,13 @@ from __future__ import annotations
 import numpy as np
 
 from thesis_lib import NUM_CLASSES
+from thesis_lib.core.catalogue import HYP
 from thesis_lib.data import class_similarity, load_cifar10s, load_hmix_soft_label_elicitations
 from thesis_lib.data.elicitation import Elicitation, Typed
 
 VARIETIES = ("T1Uniform", "T1Clamp", "T1Semantic", "T2Uniform", "T2Clamp", "T2Semantic")
 RULES = ("thesis", "release")
-DEFAULT_GAMMA = 0.1
+DEFAULT_GAMMA = HYP["gamma"]   # the thesis's (section 3.3), declared in the catalogue
 HMIX_OVERSHOOT_CUT = 5.0   # points taken off each stated probability when an H-Mix elicitation passes 100
 _EPS = 1e-9
 

@@ -56,10 +56,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 from scipy import stats
 
-from thesis_lib.reporting import reference
+from thesis_lib.core import catalogue
+from thesis_lib.core.catalogue import THESIS_SEEDS
 
 ALPHA = 0.05
-THESIS_SEEDS = 5
 HELD = "held"
 NOT_SIGNIFICANT = "same direction, not significant"
 REVERSED = "reversed"
@@ -522,8 +522,8 @@ def check(frames: dict[str, pd.DataFrame], column: str = "ours", thesis_n: dict 
 
 def thesis_frames(tables=None) -> dict[str, pd.DataFrame]:
     """The thesis's published tables as tidy frames with ``thesis`` and ``thesis_ci`` columns."""
-    return {t: reference.published(t).rename(columns={"mean": "thesis", "ci": "thesis_ci"})
-            for t in (tables or reference.TABLES)}
+    return {t: catalogue.published(t).rename(columns={"mean": "thesis", "ci": "thesis_ci"})
+            for t in (tables or catalogue.TABLES)}
 
 
 def side_by_side(frames: dict[str, pd.DataFrame], thesis_n: dict | None = None) -> pd.DataFrame:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from thesis_lib.chapters.common import save
 from thesis_lib.core.profiles import output_dirs
@@ -126,9 +128,6 @@ def _panel(ax, rows: pd.DataFrame) -> None:
 
 def figure(frames: dict[str, pd.DataFrame], thesis_n: dict | None = None):
     """The forest plot of :func:`comparisons` (a matplotlib figure), in two columns of rows."""
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-
     rows = comparisons(frames, thesis_n)
     columns = _split(rows)
     height = max(len(c) for c in columns) * 0.2 + 1.6
@@ -150,8 +149,6 @@ def figure(frames: dict[str, pd.DataFrame], thesis_n: dict | None = None):
 
 def write(frames: dict[str, pd.DataFrame], figures_dir: str | Path, thesis_n: dict | None = None) -> Path:
     """Draw the forest plot and write ``<figures_dir>/fig_claims_forest.png`` (stamped with profile and images)."""
-    import matplotlib.pyplot as plt
-
     fig = figure(frames, thesis_n)
     images = sorted({str(i) for f in frames.values() if f is not None and "images" in f for i in f.images.dropna()})
     profile, _ = _profile_and_seeds(frames)
@@ -179,7 +176,7 @@ def show(results_dir=None, figures_dir=None) -> None:
     results, figures = output_dirs(results_dir, figures_dir)
     path = write(load(results / "tables"), figures)
     try:
-        from IPython.display import Image, display
+        from IPython.display import Image, display  # IPython only inside a notebook
     except ImportError:  # pragma: no cover - outside a notebook
         print(f"wrote {path}")
         return

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from thesis_lib import data
-from thesis_lib.chapters.common import Row
+from thesis_lib.runs.grid import Grid, Row
 from thesis_lib.core import atomic
 from thesis_lib.reporting.recompute import EvalOutputs, eval_outputs
 from thesis_lib.training.metrics import calibration_bin_size
@@ -288,11 +288,12 @@ def readable(frame: pd.DataFrame, bold: bool = True) -> pd.DataFrame:
                                         "difference [95 % interval]", "note"])
 
 
-def show(tables: dict[str, list[Row]], records: dict[str, dict], out_dir, *, n_boot: int = N_BOOT,
+def show(tables: Grid | dict[str, list[Row]], records: dict[str, dict], out_dir, *, n_boot: int = N_BOOT,
          seed: int = 0) -> pd.DataFrame:
-    """A chapter notebook's one call: :func:`table_sensitivity` of every table in ``tables`` (id -> rows), each
-    written as ``provenance_<id>.csv`` in ``out_dir``; displays them (or says that every image is exact) and returns
-    the frames together."""
+    """A chapter notebook's one call: :func:`table_sensitivity` of every table in ``tables`` (a grid, or id -> rows),
+    each written as ``provenance_<id>.csv`` in ``out_dir``; displays them (or says that every image is exact) and
+    returns the frames together."""
+    tables = tables.tables if isinstance(tables, Grid) else tables
     frames = []
     for tid, rows in tables.items():
         frame = table_sensitivity(tid, rows, records, n_boot=n_boot, seed=seed)
@@ -302,7 +303,7 @@ def show(tables: dict[str, list[Row]], records: dict[str, dict], out_dir, *, n_b
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     try:
-        from IPython.display import display
+        from IPython.display import display  # IPython only inside a notebook
     except ImportError:  # pragma: no cover - outside a notebook
         display = print
     if not frame.empty and (frame.note.astype(object) == ALL_EXACT).all():

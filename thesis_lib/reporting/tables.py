@@ -10,19 +10,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from thesis_lib.chapters.common import Row
-from thesis_lib.core import atomic
+from thesis_lib.core import atomic, catalogue
 from thesis_lib.core.summary import mean_ci
-from thesis_lib.reporting import recompute, reference, report
+from thesis_lib.reporting import recompute
+from thesis_lib.reporting.render import ALL_BINS, AUTHORS, symbols, table_body
+from thesis_lib.runs.grid import Grid, Row
 
 EVAL_SETS = {"cifar10h": "CIFAR-10H", "cifar10s": "CIFAR-10S"}
 #: Cell name -> the record's (or the recomputed) metric. "Calibration" is the authors' statistic (their adaptive bins,
 #: last bin dropped), as the thesis's cells were made, so it is the one set beside the thesis; "Calibration, all
 #: bins" is the correct statistic beside it (:mod:`thesis_lib.reporting.recompute`).
-METRICS = {"CE": "ce", "Calibration": "calibration_authors", "Calibration, all bins": "calibration",
+METRICS = {"CE": "ce", AUTHORS: "calibration_authors", ALL_BINS: "calibration",
            "FGSM Loss": "fgsm_loss", "Corruption CE": "corruption_ce", "Accuracy": "accuracy"}
-#: The all-bins cell's name, and the thesis cell whose statistic it is beside.
-ALL_BINS, AUTHORS = "Calibration, all bins", "Calibration"
 
 
 def summarise(table: str, rows: list[Row], records: dict[str, dict]) -> pd.DataFrame:
@@ -30,11 +29,11 @@ def summarise(table: str, rows: list[Row], records: dict[str, dict]) -> pd.DataF
 
     ``n`` counts the runs pooled into the cell (models x seeds), ``n_seeds`` the distinct seeds among them.
 
-    ``records`` maps run keys to cached results (:func:`thesis_lib.runs.run.run_grid`). Both calibration cells
+    ``records`` maps run keys to cached results (:func:`thesis_lib.runs.run.run_records`). Both calibration cells
     are recomputed from each run's kept evaluation outputs (:func:`thesis_lib.reporting.recompute.recomputed`); a
     run without them (an older record) has only its stored all-bins value, and then its row has no "Calibration"
     cell (the authors' statistic) rather than a wrong one."""
-    pub = reference.published(table) if table in reference.TABLES else pd.DataFrame(
+    pub = catalogue.published(table) if table in catalogue.TABLES else pd.DataFrame(
         columns=["group", "row", "metric", "mean", "ci"])
     pub = pub.set_index(["group", "row", "metric"])
     out = []
@@ -105,17 +104,17 @@ def write(table: str, frame: pd.DataFrame, records: list[dict], out_dir: str | P
 
 
 def markdown(table: str, frame: pd.DataFrame, prov: dict, title: str = "") -> str:
-    """The table as the report shows it (:func:`thesis_lib.reporting.report.table_body`): wide, each cell ours ± CI /
+    """The table as the report shows it (:func:`thesis_lib.reporting.render.table_body`): wide, each cell ours ± CI /
     thesis, the protocol that ran beside the thesis's; plus the compute it took."""
-    cap = title or (reference.caption(table) if table in reference.TABLES else "")
+    cap = title or (catalogue.caption(table) if table in catalogue.TABLES else "")
     compute = f"Compute: {prov['gpu_hours']:.2f} device-hours on {prov['devices']}."
-    lines = [f"### Table {table}. {report.symbols(cap)}", ""]
+    lines = [f"### Table {table}. {symbols(cap)}", ""]
     if frame.empty:
         return "\n".join(lines + [f"Profile: **{prov['profile']}** · images: {prov['images']} · label rules: "
                                   f"{prov['rules']}", "", "(no runs)"]) + "\n"
     full = frame.assign(**{k: prov[k] for k in ("profile", "images", "rules", "models", "epochs", "seeds", "runs")
                            if k in prov})
-    return "\n".join(lines + report.table_body(table, full) + [compute]) + "\n"
+    return "\n".join(lines + table_body(table, full) + [compute]) + "\n"
 
 
 def show_cell(ours, thesis) -> str:
@@ -127,11 +126,13 @@ def show_cell(ours, thesis) -> str:
     return f"{text(ours, '.3f')} / {text(thesis, 'g')}"
 
 
-def show(table: str, rows: list[Row], records: dict[str, dict], out_dir: str | Path, title: str = "", *,
+def show(table: str, rows: Grid | list[Row], records: dict[str, dict], out_dir: str | Path, title: str = "", *,
          label: str = "labels", by_group: bool = False) -> pd.DataFrame:
-    """A notebook's one call per table: summarise ``rows`` (:func:`summarise`), write the table (:func:`write`),
+    """A notebook's one call per table: summarise ``rows`` (a grid's rows of ``table``, or the rows;
+    :func:`summarise`), write the table (:func:`write`),
     display each row's cells as ``ours / thesis`` beside the thesis (one column per metric; ``label`` heads the
     row names; ``by_group``: one line per evaluation set and row) and return the tidy frame."""
+    rows = rows.tables[table] if isinstance(rows, Grid) else rows
     frame = summarise(table, rows, records)
     write(table, frame, [records[s.key] for r in rows for s in r.specs], out_dir, title)
     lines = []
@@ -139,7 +140,7 @@ def show(table: str, rows: list[Row], records: dict[str, dict], out_dir: str | P
         head = {"evaluation": key[0], label: key[1]} if by_group else {label: key}
         lines.append({**head, **{m: show_cell(x.ours, x.thesis) for m, x in grp.set_index("metric").iterrows()}})
     try:
-        from IPython.display import display
+        from IPython.display import display  # IPython only inside a notebook
     except ImportError:  # pragma: no cover - outside a notebook
         display = print
     display(pd.DataFrame(lines))

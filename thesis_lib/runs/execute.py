@@ -26,8 +26,8 @@ from thesis_lib.training.stacked_eval import evaluate_sets_stacked
 
 
 def versions() -> dict:
-    import scipy
-    import torchattacks
+    import scipy  # imported for its version only
+    import torchattacks  # as training.metrics: only the robustness metric needs it
 
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
             "scipy": scipy.__version__, "torchattacks": torchattacks.__version__, "thesis_lib": thesis_lib.__version__}

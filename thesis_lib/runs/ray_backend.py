@@ -30,7 +30,7 @@ FORWARDED_ENV = ("THESIS_DATA_DIR", "THESIS_CACHE_DIR")
 
 def _import_ray():
     try:
-        import ray
+        import ray  # optional: only the Ray backend needs it
     except ImportError as err:
         raise ImportError("the Ray backend needs Ray: pip install 'thesis_lib[ray]' (or pip install ray==2.58.0)") \
             from err

@@ -8,14 +8,18 @@ uncached specs to a Ray cluster (backend "ray", ``THESIS_BACKEND=ray``; see :mod
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import sys
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from itertools import islice
 
 import torch
 from tqdm.auto import tqdm
 
 from thesis_lib.runs import cache
+from thesis_lib.runs.grid import Grid
 from thesis_lib.runs.ray_backend import run_grid_ray
 from thesis_lib.runs.spec import RunSpec, unique_specs
 from thesis_lib.runs.execute import (CPU_THREADS, Prepared, device_name, device_share, evaluate_stack,  # noqa: F401
@@ -141,10 +145,6 @@ def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=
         cache.check_writable(profile, runs_root)
     desc = f"runs ({len(todo)} to train, {len(specs) - len(todo)} cached, {jobs} at a time)"
     if jobs > 1 and len(todo) > 1:
-        import multiprocessing as mp
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-        from itertools import islice
-
         threads = max(1, (os.cpu_count() or 1) // jobs)
         share = 1.0 / min(jobs, len(todo))  # nominal: the runs of a grid's tail may end up with the device alone
         with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,
@@ -176,6 +176,14 @@ def run_grid(specs, device: str | None = None, progress: bool = True, runs_root=
             pending.discard(spec.key)
             bar.update()
     return out
+
+
+def run_records(grid: Grid | list[RunSpec], device: str | None = "auto", jobs: int = 1, **kw) -> dict[str, dict]:
+    """The one call that runs a grid (a :class:`~thesis_lib.runs.grid.Grid`, or run specs): every run's record by
+    its key, cached runs only loaded, the rest trained (:func:`run_grid`, whose keywords ``kw`` passes on:
+    ``backend``, ``engine``, ``deadline_s``...). ``device``: "auto" (a GPU when there is one), "cpu", "cuda"."""
+    specs = grid.specs() if isinstance(grid, Grid) else unique_specs(grid)
+    return {r["key"]: r for r in run_grid(specs, device=device, jobs=jobs, **kw)}
 
 
 def _run_grid_multi(specs, device, progress, runs_root, deadline_s, group_size) -> list[dict]:

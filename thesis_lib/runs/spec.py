@@ -9,6 +9,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from thesis_lib.core import profiles
+from thesis_lib.core.catalogue import HYP
 from thesis_lib.data import image_source
 from thesis_lib.labels import RULES
 from thesis_lib.models import MODEL_NAMES
@@ -45,7 +46,7 @@ class RunSpec:
     grad_clip: float | None = None
     augment: bool = False
     # label construction (chapter 3 and appendix B)
-    gamma: float = 0.1                 # redistribution factor of the Clamp varieties
+    gamma: float = HYP["gamma"]        # redistribution factor of the Clamp varieties
     annotators: int | None = None      # M: annotators per image (None: all)
     deaggregate: bool = False          # draw one annotator's label per image per batch
     beta: float = 0.0                  # label smoothing
@@ -56,7 +57,7 @@ class RunSpec:
     train_subset: int | None = None
     eval_subset: int | None = None
     validation: bool = False           # hold out validation images from training and evaluate on them only
-    fgsm_eps: float = 4 / 255
+    fgsm_eps: float = HYP["fgsm_eps"]
     # free-form settings of later chapters (mixup policies, losses), as sorted (name, value) pairs
     extra: tuple = field(default=())
     cache_version: int = CACHE_VERSION

@@ -35,10 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from thesis_lib.core.catalogue import HYP
 from thesis_lib.data.cifar10c import CORRUPTIONS, corrupt
 
 #: The thesis's FGSM budget: l-inf 4 on the 0-255 scale, i.e. 4/255 in [0, 1] pixel space.
-FGSM_EPS = 4 / 255
+FGSM_EPS = HYP["fgsm_eps"]
 #: Target number of examples per calibration bin (Hendrycks et al.'s ``beta``) on large evaluation sets.
 CALIBRATION_BIN_SIZE = 100
 #: The bin size of small evaluation sets (the 100 held-out CIFAR-10S images), as the thesis's code used.

@@ -36,8 +36,10 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.optimize import curve_fit
 
 from thesis_lib import NUM_CLASSES
+from thesis_lib.core.catalogue import HYP
 from thesis_lib.training.metrics import soft_cross_entropy
 
 LOG2 = math.log(2.0)
@@ -120,7 +122,7 @@ class MixMaxEntHook(_HostLambda):
     (:func:`different_class_partners`, the classes being the targets' argmax); targets ``(clean targets, number of
     clean examples)``. lambda is drawn from the hook's own host Generator seeded with ``seed``."""
 
-    alpha: float = 10.0
+    alpha: float = HYP["maxent_alpha"]
     seed: int = 0
     rng: np.random.Generator = field(init=False, repr=False)
 
@@ -135,7 +137,7 @@ def prediction_entropy(logits: torch.Tensor) -> torch.Tensor:
     return -(logp.exp() * logp).sum(1)
 
 
-def mix_maxent_loss(maxent_weight: float = 1.0):
+def mix_maxent_loss(maxent_weight: float = HYP["maxent_weight"]):
     def loss(logits, target):
         y, n = target
         return soft_cross_entropy(logits[:n], y) - maxent_weight * prediction_entropy(logits[n:]).mean()
@@ -156,7 +158,7 @@ def ent_wc_weights(logits: torch.Tensor, kappa: float, detach: bool = False) -> 
     return w.detach() if detach else w
 
 
-def ent_wc_loss(kappa: float = 0.7, detach: bool = False):
+def ent_wc_loss(kappa: float = HYP["kappa"], detach: bool = False):
     """Mean over the batch of ``ent_wc_weights(logits, kappa, detach) * CE(logits, y)`` (section 5.2.2)."""
     if not 0.0 <= kappa <= 1.0:
         raise ValueError(f"kappa must lie in [0, 1], got {kappa}")
@@ -181,8 +183,6 @@ def fit_tau(inferences) -> dict[tuple[int, int], tuple[float, float]]:
     """``{(a, b): (k, m)}`` for every class pair a < b: tau_ab(lambda) is the human-inferred weight of class a's
     image when it was mixed with weight lambda, fitted by least squares (``scipy.optimize.curve_fit``) to every
     judgement of the pair. Stimuli listing b first are turned around (1 - lambda)."""
-    from scipy.optimize import curve_fit
-
     fits = {}
     df = inferences
     a, b = df.class_a.to_numpy(), df.class_b.to_numpy()
@@ -224,7 +224,7 @@ def tau_lambda_g(fits: dict[tuple[int, int], tuple[float, float]]) -> LambdaG:
     return lambda_g
 
 
-def generic_logistic(k: float = 10.0, m: float = 0.5) -> LambdaG:
+def generic_logistic(k: float = HYP["logistic_k"], m: float = 0.5) -> LambdaG:
     """The baseline appendix C asks for: the same logistic form for every pair, not fitted to human data."""
 
     def lambda_g(lam: float, ci: torch.Tensor, cj: torch.Tensor) -> torch.Tensor:

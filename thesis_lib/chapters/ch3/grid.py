@@ -13,64 +13,50 @@ rows keep every vote (M ~ 51) unless they set M.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from thesis_lib.chapters.ch3.runs import CIFAR10S_ANNOTATORS
-from thesis_lib.chapters.common import Row, choose  # noqa: F401  (choose: the validation choice, shared)
+from thesis_lib.chapters.common import choose
 from thesis_lib.core import profiles
+from thesis_lib.core.catalogue import HYP, figure_ids, table_ids
 from thesis_lib.data import image_source
 from thesis_lib.labels import VARIETIES
-from thesis_lib.runs.run import run_grid
-from thesis_lib.runs.spec import RunSpec, make_spec, unique_specs
+from thesis_lib.runs.grid import Grid, Point, Row
+from thesis_lib.runs.run import run_records
+from thesis_lib.runs.spec import RunSpec, make_spec
 
-TABLES = ("3.1", "3.2", "3.3", "3.4", "B.1", "B.2", "B.3")
-FIGURES = ("3.5", "3.6")
+TABLES = table_ids(3)                       # 3.1-3.4 and B.1-B.3 (the thesis catalogue)
+FIGURES = figure_ids(3, trained=True)       # 3.5 (and B.3, from its runs) and 3.6
 T_PER = {"cifar10h": 2.5, "T2Clamp": 32.0}            # seconds per annotation (section 3.3.4)
 FIG35_M = {"cifar10h": (1, 2, 4, 8, 16, 32, None),      # None: every CIFAR-10H vote (M ~ 51)
            "T2Clamp": (1, 2, 3, 4, 5, 6)}
 FIG36_N = (250, 500, 750, 900)
 FIG36_SEEDS_FULL = tuple(range(10))
-LS_BETA = 0.05                                          # chosen on validation in appendix B.2
 VARIETY_ROWS = {"T1Uniform": "T1, Unif (12.8s)", "T1Clamp": "T1, Clamp (19.2s)",
                 "T2Uniform": "T2, Unif (25.6s)", "T2Clamp": "T2, Clamp (32s)"}
 
 
 def with_m(method: str, kw: dict) -> dict:
-    """``kw`` with ``annotators=CIFAR10S_ANNOTATORS`` added for a CIFAR-10S label method that sets no M."""
-    return {"annotators": CIFAR10S_ANNOTATORS, **kw} if method in VARIETIES and "annotators" not in kw else kw
+    """``kw`` with ``annotators`` = the thesis's M = 6 added for a CIFAR-10S label method that sets no M."""
+    return {"annotators": HYP["annotators"], **kw} if method in VARIETIES and "annotators" not in kw else kw
 
 
-@dataclass(frozen=True)
-class Point:
-    series: str          # "cifar10h" | "T2Clamp"
-    x: float             # annotation cost M * t_per (Fig. 3.5) or N' (Fig. 3.6)
-    specs: tuple[RunSpec, ...]
-    m: int | None = None  # annotators per image (Fig. B.3 plots against it)
-
-
-@dataclass(frozen=True)
-class Grid:
-    profile: str
-    tables: dict[str, list[Row]]
-    figures: dict[str, list[Point]]
-
-    def specs(self) -> list[RunSpec]:
-        return unique_specs([s for rows in self.tables.values() for row in rows for s in row.specs]
-                            + [s for points in self.figures.values() for p in points for s in p.specs])
-
-
-def build(profile: str, seeds=None, models=None, tables=TABLES, figures=FIGURES, images: str | None = None,
-          gamma: float = 0.1, beta: float = LS_BETA, lrs: dict | None = None, rules: str = "thesis") -> Grid:
-    """The grid for ``profile``; ``seeds`` and ``models`` override the profile's (``models[0]`` plays
-    ResNet-34A in the single-model experiments); ``lrs`` maps models to starting learning rates other than the
-    profile's (the thesis's validated choices); ``rules`` is the label rule set of every run (``"thesis"`` or
-    ``"release"``, :mod:`thesis_lib.labels.varieties`; checked by each spec, :func:`thesis_lib.runs.spec.check_spec`)."""
+def build(profile: str, seeds=None, models=None, tables=None, figures=None, images: str | None = None,
+          rules: str = "thesis", gamma: float | None = None, beta: float | None = None,
+          lrs: dict | None = None) -> Grid:
+    """The grid for ``profile``: ``tables`` and ``figures`` (default: all of the chapter's; a figure drawn from runs
+    only); ``seeds`` and ``models`` override the profile's (``models[0]`` plays ResNet-34A in the single-model
+    experiments); ``gamma`` and ``beta`` default to the thesis's (:data:`thesis_lib.core.catalogue.HYP`); ``lrs``
+    maps models to starting learning rates other than the profile's (the thesis's validated choices); ``rules`` is
+    the label rule set of every run (``"thesis"`` or ``"release"``, :mod:`thesis_lib.labels.varieties`; checked by
+    each spec, :func:`thesis_lib.runs.spec.check_spec`)."""
     ps = profiles.settings(profile)
     seeds = tuple(seeds) if seeds is not None else ps.seeds
     models = tuple(models) if models is not None else ps.chapter3.models
+    tables = TABLES if tables is None else tuple(tables)
+    figures = FIGURES if figures is None else tuple(figures)
     unknown = (set(tables) - set(TABLES)) | (set(figures) - set(FIGURES))
     if unknown:
         raise ValueError(f"unknown table/figure {sorted(unknown)}; Chapter 3 has {TABLES + FIGURES}")
+    gamma = HYP["gamma"] if gamma is None else gamma
+    beta = HYP["beta"] if beta is None else beta
     if images is None:
         images = image_source()
 
@@ -111,7 +97,7 @@ def build(profile: str, seeds=None, models=None, tables=TABLES, figures=FIGURES,
         fig_seeds = FIG36_SEEDS_FULL if profile == "full" and seeds == ps.seeds else seeds
         f["3.6"] = [Point(series, n, specs(series, main, fig_seeds, n_soft=n, **deagg))
                     for series in ("cifar10h", "T2Clamp") for n in FIG36_N]
-    return Grid(profile, t, f)
+    return Grid(profile, {tid: t[tid] for tid in tables}, {fid: f[fid] for fid in figures})   # in the order asked
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -147,7 +133,7 @@ def tuning_grid(profile: str, seeds=None, models=None, images: str | None = None
     return out
 
 
-def run_tuning(profile: str, seeds=None, models=None, images: str | None = None, device: str | None = None,
+def run_tuning(profile: str, seeds=None, models=None, images: str | None = None, device: str | None = "auto",
                which=("gamma", "beta", "lr"), jobs: int = 1):
     """Train every validation candidate (through the cache) and choose; returns ``(chosen, score tables)`` with
     ``chosen = {"gamma": g, "beta": b, "lr": {model: lr}}`` for the parameters in ``which``."""
@@ -155,7 +141,7 @@ def run_tuning(profile: str, seeds=None, models=None, images: str | None = None,
     flat = {"gamma": grid.get("gamma", {}), "beta": grid.get("beta", {})}
     specs = [s for cands in flat.values() for ss in cands.values() for s in ss]
     specs += [s for per in grid.get("lr", {}).values() for ss in per.values() for s in ss]
-    records = {r["key"]: r for r in run_grid(specs, device=device, jobs=jobs)}
+    records = run_records(specs, device=device, jobs=jobs)
     chosen, scores = {}, {}
     for name in ("gamma", "beta"):
         if name in grid:

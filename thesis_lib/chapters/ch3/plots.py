@@ -10,10 +10,10 @@ import seaborn as sns
 from thesis_lib import CLASSES
 from thesis_lib.chapters.common import OURS, THEIRS, save, set_note  # noqa: F401  (the figures' colours and writer)
 from thesis_lib.core.summary import mean_ci
-from thesis_lib.labels import soft_label
+from thesis_lib.labels import DEFAULT_GAMMA, soft_label
 
 
-def label_varieties(el, gamma: float = 0.1, title: str = "", rules: str = "thesis"):
+def label_varieties(el, gamma: float = DEFAULT_GAMMA, title: str = "", rules: str = "thesis"):
     """Fig. 3.2: the four labels built (under ``rules``) from one annotator's elicitation."""
     fig, axes = plt.subplots(1, 4, figsize=(14, 2.8), sharey=True)
     for ax, (letter, variety) in zip(axes, zip("ABCD", ("T1Uniform", "T1Clamp", "T2Uniform", "T2Clamp"))):

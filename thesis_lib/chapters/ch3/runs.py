@@ -8,7 +8,7 @@ Label methods: ``hard``, ``random``, ``uniform``, ``label_smoothing`` (beta), ``
 annotators) and the CIFAR-10S varieties (``T2Clamp``, ``T1Uniform``, ...). Human label sets are aggregated by
 Psi unless ``deaggregate``; ``annotators`` keeps M annotators per image (drawn with the run's seed). The thesis
 trains on "M = 6" of our annotators per image (Tables 3.1-3.4, B.1-B.3; the images have 6-11 each), so the
-Chapter 3 grid (:mod:`thesis_lib.chapters.ch3.grid`) sets ``annotators=CIFAR10S_ANNOTATORS`` (6) in every CIFAR-10S
+Chapter 3 grid (:mod:`thesis_lib.chapters.ch3.grid`) sets ``annotators`` (``HYP["annotators"]``) in every CIFAR-10S
 spec that does not choose its own M, and the run record's spec shows it; ``annotators=None`` (the command line's
 default) keeps every annotator.
 
@@ -30,15 +30,17 @@ from __future__ import annotations
 import numpy as np
 
 from thesis_lib import data
-from thesis_lib.labels import (DEFAULT_GAMMA, VARIETIES, aggregate, annotator_labels,
+from thesis_lib.labels import (VARIETIES, aggregate, annotator_labels,
                                cifar10h_annotator_labels, hard_labels, label_smoothing, pad_pool, random_labels,
                                subsample_annotators, uniform_labels)
-from thesis_lib.chapters.common import VALIDATION_SIZE, RunData, eval_subset, validation_draw  # noqa: F401
+from thesis_lib.chapters.common import eval_subset, validation_draw
+from thesis_lib.core.catalogue import HYP
+from thesis_lib.runs.run_data import RunData
 from thesis_lib.runs.spec import RunSpec
 from thesis_lib.training.loop import Targets
 
 #: M, our annotators per image wherever the thesis says "M = 6" (training specs of the grid, the evaluation label).
-CIFAR10S_ANNOTATORS = 6
+CIFAR10S_ANNOTATORS = HYP["annotators"]
 LABEL_METHODS = ("hard", "random", "uniform", "label_smoothing", "cifar10h") + VARIETIES
 HUMAN_METHODS = ("cifar10h",) + VARIETIES
 
@@ -112,7 +114,7 @@ def eval_sets(spec: RunSpec, holdout: np.ndarray, validation=None) -> dict[str, 
     test = split.test
     test = eval_subset(test, spec)
     c10s = data.load_cifar10s()
-    per = annotator_labels({int(i): c10s.elicitations[int(i)] for i in holdout}, "T2Clamp", DEFAULT_GAMMA,
+    per = annotator_labels({int(i): c10s.elicitations[int(i)] for i in holdout}, "T2Clamp", HYP["gamma"],
                            rules=spec.rules)
     t2 = aggregate(subsample_annotators(per, CIFAR10S_ANNOTATORS, spec.seed))
     return {"cifar10h": (test, data.load_cifar10h_probs()[test]),

@@ -1,5 +1,6 @@
-"""The dataset statistics Chapter 3 quotes, computed from the data and set beside the thesis's values, and the
-selection of the example images its figures show (Figs 3.3, 3.4, B.1, B.2)."""
+"""The dataset statistics Chapter 3 quotes, computed from the data and set beside the thesis's values, the
+selection of the example images its figures show (Figs 3.3, 3.4, B.1, B.2), what the data sources hold (section
+3.2.1) and how the appendix B.5 simulator's labels compare with the human ones."""
 
 from __future__ import annotations
 
@@ -10,8 +11,35 @@ import pandas as pd
 from scipy.stats import wasserstein_distance
 
 from thesis_lib import CLASSES
-from thesis_lib.data import CIFAR10S, entropy
-from thesis_lib.labels import aggregate, annotator_labels
+from thesis_lib.data import CIFAR10S, SOURCES, CIFAR10Test, UmaSplit, entropy
+from thesis_lib.labels import DEFAULT_GAMMA, SoftLabelSimulator, aggregate, annotator_labels
+from thesis_lib.labels.simulator import HIGH_ENTROPY_MIN, LOW_ENTROPY_MAX
+
+#: CIFAR-10H entropy bands (nats) of appendix B.5's simulator: low H <= 0.1, high H > 0.25 (the simulator's own)
+LOW_ENTROPY, HIGH_ENTROPY = LOW_ENTROPY_MAX, HIGH_ENTROPY_MIN
+
+
+def data_overview(cifar10: CIFAR10Test, c10s: CIFAR10S, split: UmaSplit) -> list[str]:
+    """What the sources hold, one line each: the CIFAR-10 test images' provenance, the CIFAR-10S images and
+    elicitations, Uma et al.'s split (and how many CIFAR-10S images fall in its training part), the excluded
+    participants and the CIFAR-10S images that are pixel-exact."""
+    idx = c10s.indices
+    return [
+        f"CIFAR-10 test images: {cifar10.provenance}",
+        f"   {cifar10.provenance.detail}",
+        f"CIFAR-10S images labelled: {len(idx)} | elicitations: {c10s.report.n_rows}",
+        f"Uma et al. split: {len(split.train)} train / {len(split.test)} test; CIFAR-10S images in train: "
+        f"{len(set(idx) & set(split.train))}",
+        f"Excluded Prolific IDs: {len(c10s.excluded_ids)} | found in the released records: "
+        f"{len(c10s.excluded_subjects)}",
+        f"CIFAR-10S pixel-exact images: {int(cifar10.exact_mask[idx].sum())} of {len(idx)}",
+    ]
+
+
+def sources_table() -> pd.DataFrame:
+    """Every data file with its canonical source and (the start of) its sha256 (:data:`thesis_lib.data.SOURCES`)."""
+    return pd.DataFrame([{"file": s.path, "canonical source": s.url or "offline mirror only",
+                          "sha256": s.sha256[:16] + "…"} for s in SOURCES.values()])
 
 
 @dataclass(frozen=True)
@@ -82,6 +110,12 @@ def statistics_table(stats: list[Statistic]) -> pd.DataFrame:
                           "thesis": s.thesis_text, "verdict": verdict(s), "comment": s.comment} for s in stats])
 
 
+def differing_statistics(table: pd.DataFrame) -> list[str]:
+    """One line per statistic of :func:`statistics_table` whose value differs from the thesis's, with why."""
+    return [f"{row.statistic}: computed {row.computed}; thesis: {row.thesis}. {row.comment}"
+            for row in table[table.verdict == "DIFFERS"].itertuples()]
+
+
 def label_wasserstein(p: np.ndarray, q: np.ndarray) -> float:
     """The "Wasserstein distance between labels" of Figs 3.4 and B.1: ``scipy.stats.wasserstein_distance(p, q)``
     with the two label vectors passed as samples, i.e. a comparison of their sorted probability values.
@@ -97,7 +131,7 @@ def total_variation(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def comparison_frame(c10s: CIFAR10S, probs: np.ndarray, hard: np.ndarray, variety: str = "T2Clamp",
-                     gamma: float = 0.1, rules: str = "thesis") -> pd.DataFrame:
+                     gamma: float = DEFAULT_GAMMA, rules: str = "thesis") -> pd.DataFrame:
     """Per CIFAR-10S image: aggregated label, CIFAR-10H label, their Wasserstein distance and entropies."""
     agg = aggregate(annotator_labels(c10s.elicitations, variety, gamma, rules=rules))
     rows = []
@@ -134,6 +168,11 @@ def similar_class_example(frame: pd.DataFrame, a: str = "automobile", b: str = "
     return cand.assign(_b=cand.cifar10s.apply(lambda p: p[ib])).sort_values("_b", ascending=False).head(1).drop(columns="_b")
 
 
+def classes_of(frame: pd.DataFrame) -> list[str]:
+    """The CIFAR-10 classes of a comparison frame's images, in its order (what a figure's caption names)."""
+    return [CLASSES[int(h)] for h in frame.hard]
+
+
 def variety_example(c10s: CIFAR10S):
     """Fig. 3.2: an elicitation on which all four T1/T2 x Uniform/Clamp labels differ (a second choice, mass
     left unspecified, and some classes ruled out). Returns ``(test index, Elicitation)``."""
@@ -165,3 +204,26 @@ def statistics_by_rules(c10s: CIFAR10S, probs: np.ndarray, hard: np.ndarray) -> 
     release = picks(comparison_frame(c10s, probs, hard, rules="release"))
     return pd.DataFrame([{"statistic": k, "thesis rules": v, "release rules": release[k], "moved": v != release[k]}
                          for k, v in thesis.items()])
+
+
+def entropy_bands(c10s: CIFAR10S, probs: np.ndarray, low: float = LOW_ENTROPY,
+                  high: float = HIGH_ENTROPY) -> dict[str, list]:
+    """Appendix B.5's bands: ``{"low": elicitations of images with CIFAR-10H entropy <= low, "high": ... > high}``
+    (every CIFAR-10S elicitation of those images)."""
+    h = entropy(probs)
+    return {"low": [e for i in c10s.indices if h[i] <= low for e in c10s.elicitations[i]],
+            "high": [e for i in c10s.indices if h[i] > high for e in c10s.elicitations[i]]}
+
+
+def simulated_vs_human(simulator: SoftLabelSimulator, c10s: CIFAR10S, probs: np.ndarray, train: np.ndarray,
+                       gamma: float = DEFAULT_GAMMA, rules: str = "thesis", seed: int = 0) -> pd.DataFrame:
+    """Appendix B.5's simulated labels of the ``train`` images (Chapter 5 softens its 7,000 training labels with
+    them) beside the human per-annotator T2 Clamp labels of CIFAR-10S (under ``rules``): the mean top probability
+    and the mean number of classes given mass, rounded to 3 places."""
+    simulated = simulator.simulate(probs[train], seed=seed)
+    human = np.concatenate(list(annotator_labels(c10s.elicitations, "T2Clamp", gamma, rules=rules).values()))
+    return pd.DataFrame({"labels": ["human T2 Clamp (per annotator, CIFAR-10S)",
+                                    f"simulated ({len(train):,} training images)"],
+                         "mean top probability": [human.max(1).mean(), simulated.max(1).mean()],
+                         "mean classes with mass": [(human > 0).sum(1).mean(), (simulated > 0).sum(1).mean()]}
+                        ).round(3)

@@ -92,6 +92,14 @@ def _units(frame: pd.DataFrame, level: str) -> pd.DataFrame:
     raise ValueError(f"level must be 'stimulus' or 'judgement', not {level!r}")
 
 
+# ------------------------------------------------------------------------------------------------ the stimuli
+def both_endpoints_exact(stimuli, exact_mask) -> int:
+    """How many ``stimuli`` have both endpoint images (``idx_a``, ``idx_b``) pixel-exact under ``exact_mask``
+    (:attr:`thesis_lib.data.cifar10.CIFAR10Test.exact_mask`): only those are the images people saw, bit for bit."""
+    exact = np.asarray(exact_mask, dtype=bool)
+    return sum(bool(exact[s.idx_a] and exact[s.idx_b]) for s in stimuli)
+
+
 # -------------------------------------------------------------------------------------------------- Fig. 4.2
 def lambda_h_by_lambda_f(frame: pd.DataFrame, level: str = "judgement") -> pd.DataFrame:
     """Fig. 4.2: the distribution of lambda_h at each lambda_f (all judgements pooled, as the thesis does).
@@ -328,6 +336,14 @@ def statement_tests(frame: pd.DataFrame | None = None, level: str = "stimulus", 
     out = pd.DataFrame(rows)
     out.insert(1, "level", level)
     return out
+
+
+def statement_tests_by_level(frame: pd.DataFrame | None = None, levels=("stimulus", "judgement"),
+                             **kw) -> pd.DataFrame:
+    """:func:`statement_tests` at each of ``levels`` (default the primary, stimulus, level then the judgement level
+    for comparison), one frame; ``kw`` goes to every call."""
+    frame = relabel_frame() if frame is None else frame
+    return pd.concat([statement_tests(frame, level=level, **kw) for level in levels], ignore_index=True)
 
 
 def readable_statements(statements: pd.DataFrame) -> pd.DataFrame:

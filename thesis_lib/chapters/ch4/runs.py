@@ -6,7 +6,8 @@ run's policy. Evaluation: the 3,000 held-out images against CIFAR-10H.
 
 Label methods for the augmenting set: ``uniform``, ``random``, ``mixup`` (lambda_f), ``agg`` (mean lambda_h),
 ``sep`` (one annotator's lambda_h^m per image per batch), and ``agg_conf`` / ``sep_conf`` (the same with
-confidence smoothing gamma ** omega, gamma from the spec's ``extra`` ``confidence_gamma``, default 0.005).
+confidence smoothing gamma ** omega, gamma from the spec's ``extra`` ``confidence_gamma``, default the thesis's,
+``HYP["confidence_gamma"]``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from __future__ import annotations
 import numpy as np
 
 from thesis_lib import data
-from thesis_lib.chapters.common import RunData, Row, eval_subset
+from thesis_lib.chapters.common import eval_subset
+from thesis_lib.core.catalogue import HYP
 from thesis_lib.labels import hard_labels, pad_pool, random_labels, uniform_labels
-from thesis_lib.labels.mixup import CONFIDENCE_GAMMA, confidence_smoothing, two_hot
-from thesis_lib.core import profiles
-from thesis_lib.runs.spec import RunSpec, make_spec
+from thesis_lib.labels.mixup import confidence_smoothing, two_hot
+from thesis_lib.runs.run_data import RunData
+from thesis_lib.runs.spec import RunSpec
 from thesis_lib.training.loop import Targets
 
 LABEL_METHODS = ("no_aug", "uniform", "random", "mixup", "agg", "sep", "agg_conf", "sep_conf")
@@ -30,7 +32,7 @@ def check_label_method(method: str) -> str:
     return method
 
 
-def augmenting_labels(method: str, seed: int, gamma: float = CONFIDENCE_GAMMA):
+def augmenting_labels(method: str, seed: int, gamma: float = HYP["confidence_gamma"]):
     """Labels of the 810 stimuli (in :func:`thesis_lib.data.load_first_collection` order): an (810, 10) array,
     or for the Sep methods a ``{stimulus index: (M, 10)}`` pool of per-annotator labels."""
     stimuli = data.load_first_collection()
@@ -78,7 +80,7 @@ def run_data(spec: RunSpec) -> RunData:
     evals = {"cifar10h": (test, data.load_cifar10h_probs()[test])}
     if spec.label_method == "no_aug":
         return RunData(train_idx, base, evals, images=cifar10.images[train_idx])
-    gamma = float(dict(spec.extra).get("confidence_gamma", CONFIDENCE_GAMMA))
+    gamma = float(dict(spec.extra).get("confidence_gamma", HYP["confidence_gamma"]))
     labels = augmenting_labels(spec.label_method, spec.seed, gamma)
     if isinstance(labels, dict):
         pool, counts = pad_pool(labels, range(len(labels)))
@@ -88,37 +90,3 @@ def run_data(spec: RunSpec) -> RunData:
     mixed = data.mix_images(cifar10.images, data.load_first_collection())
     images = np.concatenate([cifar10.images[train_idx].astype(np.float32), mixed])
     return RunData(train_idx, base.concat(extra), evals, images=images)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Tables 4.1-4.3 as run specs (PreAct ResNet-18 at the full profile, 5 seeds); rows shared between tables are
-# one cache entry.
-# ---------------------------------------------------------------------------------------------------------------
-
-TABLES = ("4.1", "4.2", "4.3")
-_ROWS = {
-    "4.1": [("Regular (No Aug)", "no_aug"), ("+ Uniform Labels", "uniform"), ("+ Random Labels", "random"),
-            ("+ mixup Labels", "mixup"), ("Ours (Agg, mean lambda_h)", "agg")],
-    "4.2": [("mixup Labels", "mixup"), ("Ours (Agg, mean lambda_h)", "agg"), ("Ours (Sep, lambda_h^m)", "sep")],
-}
-_ROWS["4.3"] = _ROWS["4.2"] + [("Ours (Agg, mean lambda_h with mean omega)", "agg_conf"),
-                               ("Ours (Sep, lambda_h^m with omega_m)", "sep_conf")]
-
-
-def build_grid(profile: str, seeds=None, model: str | None = None, tables=TABLES, images: str | None = None,
-               confidence_gamma: float = CONFIDENCE_GAMMA) -> dict:
-    """``{table id: [Row]}`` for Tables 4.1-4.3."""
-    ps = profiles.settings(profile)
-    seeds = tuple(seeds) if seeds is not None else ps.seeds
-    model = model or ps.mixup.models[0]
-    unknown = set(tables) - set(TABLES)
-    if unknown:
-        raise ValueError(f"unknown table {sorted(unknown)}; Chapter 4 has {TABLES}")
-    if images is None:
-        images = data.image_source()
-
-    def specs(method):
-        extra = {"confidence_gamma": confidence_gamma} if method.endswith("_conf") else {}
-        return tuple(make_spec(4, method, model, s, profile, images=images, extra=extra) for s in seeds)
-
-    return {t: [Row(label, specs(m), eval_sets=("cifar10h",)) for label, m in _ROWS[t]] for t in tables}

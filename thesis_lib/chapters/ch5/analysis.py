@@ -6,7 +6,8 @@ T2 Clamp construction (gamma = 0.1): the share of each label's mass placed *off*
 endpoint's mixing coefficient (thesis: r = 0.52). Each annotator's label is one observation; the interval is
 the 95 % t-interval of the mean (the thesis does not say what its +/- is). ``rules="release"`` builds the labels
 with the H-Mix release's rules instead (:mod:`thesis_lib.labels.varieties`); :func:`composition_by_rules` sets
-the two side by side.
+the two side by side. Fig. 5.1 (:func:`example_figure`) shows one mixed image's mean human label beside its mixup
+label; appendix C's tau_ij curves are fitted to every H-Mix judgement (:func:`tau_fits`, :func:`tau_fit_table`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from scipy import stats
 from thesis_lib import CLASSES
 from thesis_lib.chapters.common import OURS, THEIRS, set_note
 from thesis_lib.core.summary import mean_ci
-from thesis_lib.data import load_hmix_soft_label_elicitations, parse_stimulus
+from thesis_lib.data import load_hmix_inferences, load_hmix_soft_label_elicitations, mix_images, parse_stimulus
 from thesis_lib.labels import DEFAULT_GAMMA, annotator_labels, two_hot_label
-from thesis_lib.training.soft_mixup import logistic
+from thesis_lib.training.soft_mixup import fit_tau, logistic
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,29 @@ def fig_5_1(image: np.ndarray, name: str, human: np.ndarray, mix: np.ndarray):
     ax1.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def example_figure(images: np.ndarray, names, variety: str = "T2Clamp", gamma: float = DEFAULT_GAMMA,
+                   rules: str = "thesis"):
+    """Fig. 5.1 drawn from the CIFAR-10 test ``images``: the stimulus :func:`example_stimulus` picks among ``names``
+    (a 50/50 horse-ship mix, as in the thesis), mixed from its two images, beside its mixup label and its mean human
+    label built under ``rules`` (:func:`example_labels`)."""
+    name = example_stimulus(names)
+    human, mix = example_labels(name, variety, gamma, rules=rules)
+    return fig_5_1(mix_images(images, [parse_stimulus(name)])[0], name, human, mix)
+
+
+def tau_fits() -> dict[tuple[int, int], tuple[float, float]]:
+    """Appendix C: each class pair's logistic tau_ij, ``{(i, j): (k, m)}``, fitted by least squares to every H-Mix
+    judgement of the pair (:func:`thesis_lib.training.soft_mixup.fit_tau`)."""
+    return fit_tau(load_hmix_inferences())
+
+
+def tau_fit_table(fits: dict) -> pd.DataFrame:
+    """The fitted curves ``{(i, j): (k, m)}`` one row a class pair: ``pair`` ("cat–dog"), slope ``k`` and midpoint
+    ``m``."""
+    return pd.DataFrame([{"pair": f"{CLASSES[a]}–{CLASSES[b]}", "k": k, "m": m} for (a, b), (k, m) in fits.items()],
+                        columns=["pair", "k", "m"])
 
 
 def fig_c_1(fits: dict):

@@ -32,7 +32,7 @@ CIFAR-10-C corruptions at severity 3 of those images (:mod:`thesis_lib.data.cifa
 plain post-activation BasicBlock net [3, 4, 6, 3]. The two cannot both be what was run. The full profile trains
 ``preact_resnet34`` (PreActBlock [3, 4, 6, 3]), because it is the architecture the thesis names, and
 "PreAct" is a deliberate word where the code's class name would have been "ResNet34"; the other reading is
-runnable as ``resnet34_mixup`` for a sensitivity row (``model="resnet34_mixup"`` in :func:`build_grid`, or
+runnable as ``resnet34_mixup`` for a sensitivity row (``models=["resnet34_mixup"]`` in :func:`thesis_lib.chapters.ch5.grid.build`, or
 ``python -m thesis_lib.run --chapter 5 --label-method ent_wc --model resnet34_mixup --profile quick``; too slow
 on 2 CPU cores for the notebook's quick profile, where every model is the small CNN).
 
@@ -45,7 +45,7 @@ the thesis's printed values.
 Validation runs (``validation=True``) hold out ``VALIDATION_SIZE`` training images and are scored by CE on them
 against CIFAR-10H, "the same validation method in Chapter 3" that section 5.2.2 uses to choose Mix-MaxEnt's alpha
 from {5, 10, 20, 50}, Ent-WC's alpha from {0.1, 0.2, 0.4, 1, 5, 10} and its clamp kappa from {0, 0.2, 0.5, 0.7,
-0.9} (:func:`run_tuning`).
+0.9} (:func:`thesis_lib.chapters.ch5.grid.run_tuning`).
 """
 
 from __future__ import annotations
@@ -53,22 +53,24 @@ from __future__ import annotations
 import numpy as np
 
 from thesis_lib import data
-from thesis_lib.chapters.common import VALIDATION_SIZE, RunData, Row, choose, eval_subset, validation_draw  # noqa: F401
+from thesis_lib.chapters.common import eval_subset, validation_draw
+from thesis_lib.core.catalogue import HYP
 from thesis_lib.labels import SoftLabelSimulator, aggregate, annotator_labels, hard_labels
-from thesis_lib.core import profiles
-from thesis_lib.runs.run import run_grid
-from thesis_lib.runs.spec import RunSpec, make_spec
+from thesis_lib.runs.run_data import RunData
+from thesis_lib.runs.spec import RunSpec
 from thesis_lib.training import soft_mixup as S
 from thesis_lib.training.loop import Targets
 
 ALGORITHMS = ("mixup", "mix_maxent", "ent_wc", "ent_wc_detached", "tau", "tau_ent_wc", "logistic",
               "logistic_ent_wc")
-DEFAULTS = {"mixup": {"alpha": 1.0}, "mix_maxent": {"alpha": 10.0, "maxent_weight": 1.0},
-            "ent_wc": {"alpha": 0.2, "kappa": 0.7}, "ent_wc_detached": {"alpha": 0.2, "kappa": 0.7},
-            "tau": {"alpha": 1.0}, "tau_ent_wc": {"alpha": 0.2, "kappa": 0.7},
-            "logistic": {"alpha": 1.0, "k": 10.0}, "logistic_ent_wc": {"alpha": 0.2, "kappa": 0.7, "k": 10.0}}
+_MIXUP = {"alpha": HYP["mixup_alpha"]}
+_ENT_WC = {"alpha": HYP["ent_wc_alpha"], "kappa": HYP["kappa"]}
+#: Each algorithm's settings, the thesis's (section 5.2.2 and appendix C; values in the catalogue's ``HYP``).
+DEFAULTS = {"mixup": _MIXUP, "mix_maxent": {"alpha": HYP["maxent_alpha"], "maxent_weight": HYP["maxent_weight"]},
+            "ent_wc": _ENT_WC, "ent_wc_detached": _ENT_WC, "tau": _MIXUP, "tau_ent_wc": _ENT_WC,
+            "logistic": {**_MIXUP, "k": HYP["logistic_k"]}, "logistic_ent_wc": {**_ENT_WC, "k": HYP["logistic_k"]}}
 #: The mixup alpha of the Ent-WC variants (section 5.2.2), also used for the one-change-at-a-time rows of C.1.
-ENT_WC_ALPHA = 0.2
+ENT_WC_ALPHA = HYP["ent_wc_alpha"]
 
 
 def check_label_method(method: str) -> str:
@@ -106,7 +108,7 @@ def policy(spec: RunSpec):
     return S.MixupHook(s["alpha"], lambda_g, seed=spec.seed), loss
 
 
-def soft_endpoints(train_idx: np.ndarray, seed: int, gamma: float = 0.1, rules: str = "thesis") -> np.ndarray:
+def soft_endpoints(train_idx: np.ndarray, seed: int, gamma: float = HYP["gamma"], rules: str = "thesis") -> np.ndarray:
     """Soft endpoints for the training images (section 5.2.3): CIFAR-10S images keep their real T2 Clamp labels
     (aggregated by Psi over all their annotators); the others get simulated CIFAR-10S-like labels (appendix B.5,
     the simulator fitted on CIFAR-10S), drawn with ``seed`` in the order of ``train_idx``. Both are built under
@@ -146,115 +148,3 @@ def run_data(spec: RunSpec) -> RunData:
                        batch_hook=hook, loss_fn=loss)
     return RunData(train_idx, Targets(fixed=y), {"cifar10h": (test, data.load_cifar10h_probs()[test])},
                    batch_hook=hook, loss_fn=loss, corruption_eval=("cifar10h",))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Tables 5.1, 5.2 and C.1 as run specs (PreAct ResNet-34 at the full profile, 5 seeds); C.1 adds the baseline the
-# thesis says is missing, a logistic not fitted to people, and the non-Ent-WC rows again at Ent-WC's alpha (rows
-# without thesis values).
-# ---------------------------------------------------------------------------------------------------------------
-
-TABLES = ("5.1", "5.2", "C.1")
-_NAMES = {"mixup": "mixup", "mix_maxent": "Mix-MaxEnt", "ent_wc": "Ours (Ent-WC)"}
-#: Table C.1: the thesis's four rows, the non-fitted logistic baseline, and the non-Ent-WC variants again at the
-#: Ent-WC alpha so that every Ent-WC row has a partner differing in the loss alone (see the module docstring).
-C1_ROWS = (("mixup, no Ent-WC", "mixup", None), ("tau mixing, no Ent-WC", "tau", None),
-           ("mixup, Ent-WC", "ent_wc", None), ("tau mixing, Ent-WC", "tau_ent_wc", None),
-           ("logistic not fitted to people, no Ent-WC", "logistic", None),
-           ("logistic not fitted to people, Ent-WC", "logistic_ent_wc", None),
-           ("mixup, no Ent-WC", "mixup", "ent_wc"), ("tau mixing, no Ent-WC", "tau", "ent_wc"),
-           ("logistic not fitted to people, no Ent-WC", "logistic", "ent_wc"))
-#: the third entry "ent_wc": the row runs at Ent-WC's alpha (0.2, or the validation choice) and its label says so.
-
-
-def overrides(chosen: dict | None) -> dict[str, dict]:
-    """Per-algorithm ``extra`` from validation choices ``{"mix_maxent": {"alpha": a}, "ent_wc": {"alpha": a,
-    "kappa": k}}``: Ent-WC's choices also hold for the tau and logistic Ent-WC variants of appendix C. Only values
-    that differ from :data:`DEFAULTS` are kept, so the thesis's own choices keep the cache keys of a default grid."""
-    out: dict[str, dict] = {}
-    for algo, values in (chosen or {}).items():
-        targets = [a for a in ALGORITHMS if is_ent_wc(a)] if algo == "ent_wc" else [check_label_method(algo)]
-        for a in targets:
-            diff = {k: float(v) for k, v in values.items() if k in DEFAULTS[a] and float(v) != DEFAULTS[a][k]}
-            unknown = set(values) - set(DEFAULTS[a])
-            if unknown:
-                raise ValueError(f"{algo} has no setting {sorted(unknown)}; it has {sorted(DEFAULTS[a])}")
-            if diff:
-                out[a] = diff
-    return out
-
-
-def build_grid(profile: str, seeds=None, model: str | None = None, tables=TABLES, images: str | None = None,
-               chosen: dict | None = None, rules: str = "thesis") -> dict:
-    """The rows of each table; ``chosen`` replaces the thesis's alpha / kappa choices (see :func:`overrides`);
-    ``rules`` is every run's label rule set (the default keeps the default run keys; checked by each spec)."""
-    ps = profiles.settings(profile)
-    seeds = tuple(seeds) if seeds is not None else ps.seeds
-    model = model or ps.mixup.models[-1]
-    unknown = set(tables) - set(TABLES)
-    if unknown:
-        raise ValueError(f"unknown table {sorted(unknown)}; Chapter 5 has {TABLES}")
-    images = images or data.image_source()
-    over = overrides(chosen)
-    ent_alpha = float(over.get("ent_wc", {}).get("alpha", ENT_WC_ALPHA))
-
-    def c1_label(label, alpha_of):
-        return label if alpha_of is None else f"{label} (alpha = {ent_alpha:g})"
-
-    def specs(algo, endpoints="hard", alpha=None):
-        extra = {**over.get(algo, {}), **({"endpoints": "soft"} if endpoints == "soft" else {})}
-        if alpha is not None:  # a fixed alpha (C.1's one-change rows); the default alpha keeps the default key
-            extra = {k: v for k, v in {**extra, "alpha": float(alpha)}.items()
-                     if not (k == "alpha" and v == DEFAULTS[algo]["alpha"])}
-        return tuple(make_spec(5, algo, model, s, profile, images=images, extra=extra, rules=rules) for s in seeds)
-
-    rows = {
-        "5.1": [Row(_NAMES[a], specs(a), eval_sets=("cifar10h",)) for a in ("mixup", "mix_maxent", "ent_wc")],
-        "5.2": [Row(f"{_NAMES[a]}, {label}", specs(a, e), eval_sets=("cifar10h",))
-                for a in ("mixup", "mix_maxent", "ent_wc") for e, label in (("hard", "Hard"), ("soft", "Ours (Soft)"))],
-        "C.1": [Row(c1_label(label, alpha_of), specs(a, alpha=ent_alpha if alpha_of else None), eval_sets=("cifar10h",))
-                for label, a, alpha_of in C1_ROWS],
-    }
-    return {t: rows[t] for t in tables}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Validation choices of section 5.2.2, made as in Chapter 3 (lowest mean validation CE): Mix-MaxEnt's alpha; then
-# Ent-WC's alpha at the thesis's kappa, and kappa at the chosen alpha.
-# ---------------------------------------------------------------------------------------------------------------
-
-MAXENT_ALPHAS = (5.0, 10.0, 20.0, 50.0)
-ENT_WC_ALPHAS = (0.1, 0.2, 0.4, 1.0, 5.0, 10.0)
-KAPPAS = (0.0, 0.2, 0.5, 0.7, 0.9)
-
-
-def _candidates(profile, seeds, model, images, algo, name, values, fixed=None, rules="thesis"):
-    ps = profiles.settings(profile)
-    seeds = tuple(seeds) if seeds is not None else ps.seeds
-    model = model or ps.mixup.models[-1]
-    images = images or data.image_source()
-    out = {}
-    for v in values:
-        extra = {k: x for k, x in {**(fixed or {}), name: float(v)}.items() if x != DEFAULTS[algo][k]}
-        out[v] = tuple(make_spec(5, algo, model, s, profile, images=images, validation=True, extra=extra,
-                                 rules=rules) for s in seeds)
-    return out
-
-
-def run_tuning(profile: str, seeds=None, model: str | None = None, images: str | None = None,
-               device: str | None = None, jobs: int = 1, rules: str = "thesis"):
-    """Train every validation candidate (through the run cache) and choose; returns ``(chosen, score tables)``
-    with ``chosen = {"mix_maxent": {"alpha": a}, "ent_wc": {"alpha": a, "kappa": k}}`` for :func:`build_grid`."""
-    def stage(cands):
-        records = {r["key"]: r for r in run_grid([s for ss in cands.values() for s in ss], device=device, jobs=jobs)}
-        return choose(cands, records)
-
-    kw = dict(profile=profile, seeds=seeds, model=model, images=images, rules=rules)
-    scores = {}
-    maxent_alpha, scores["Mix-MaxEnt alpha"] = stage(_candidates(**kw, algo="mix_maxent", name="alpha",
-                                                                 values=MAXENT_ALPHAS))
-    ent_alpha, scores["Ent-WC alpha"] = stage(_candidates(**kw, algo="ent_wc", name="alpha", values=ENT_WC_ALPHAS))
-    kappa, scores["Ent-WC kappa"] = stage(_candidates(**kw, algo="ent_wc", name="kappa", values=KAPPAS,
-                                                      fixed={"alpha": float(ent_alpha)}))
-    chosen = {"mix_maxent": {"alpha": float(maxent_alpha)}, "ent_wc": {"alpha": float(ent_alpha), "kappa": float(kappa)}}
-    return chosen, scores

@@ -66,6 +66,19 @@ def test_cells_that_need_the_runs_say_so_before_training(chapter, tmp_path):
             call()
 
 
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+def test_each_notebook_takes_its_own_tables_from_one_list(chapter, tmp_path, capsys):
+    """./run_all.sh passes one ``tables`` list to every notebook: each trains its own, in the thesis's order, and
+    says so when none is its own."""
+    asked = ["C.1", "4.2", "3.3", "3.5", "3.1"]
+    ch = CHAPTERS[chapter](profile="smoke", tables=asked, results_dir=tmp_path / "r", figures_dir=tmp_path / "f")
+    assert ch.tables == tuple(t for t in catalogue.table_ids(chapter) if t in asked)
+    assert ch.figure_runs == (("3.5",) if chapter == 3 else ())
+    other = CHAPTERS[chapter](profile="smoke", tables=["5.1"] if chapter != 5 else ["4.1"],
+                              results_dir=tmp_path / "r", figures_dir=tmp_path / "f")
+    assert other.tables == () and "so this notebook trains no run" in capsys.readouterr().out
+
+
 def test_shared_parameter_checks():
     assert base.check_seeds(None) is None and base.check_seeds([0, 2]) == (0, 2)
     assert base.check_device("cuda:1") == "cuda:1" and base.check_model(None) is None

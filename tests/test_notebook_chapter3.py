@@ -44,8 +44,8 @@ def ch(tmp_path_factory) -> Chapter3:
     ({"models": ["resnet-34"]}, "models must be a non-empty list of model names"),
     ({"device": "gpu"}, "device must be 'auto', 'cpu', 'cuda'"),
     ({"jobs": 0}, "jobs must be an integer >= 1"),
-    ({"tables": ["3.9"]}, r"\['3.9'\] not in Chapter 3's notebook"),
-    ({"tables": ["4.1"]}, "not in Chapter 3's notebook"),
+    ({"tables": ["3.9"]}, r"\['3.9'\] is no table of the thesis"),
+    ({"tables": "3.1"}, "tables must be a list of table ids"),
     ({"profile": "fast"}, "unknown profile 'fast'"),
 ])
 def test_a_bad_parameter_is_a_clear_error(tmp_path, kw, message):

@@ -48,8 +48,7 @@ def ch(tmp_path_factory) -> Chapter4:
     ({"model": ["small_cnn"]}, "model must be one model name"),
     ({"device": "gpu"}, "device must be 'auto', 'cpu', 'cuda'"),
     ({"jobs": 0}, "jobs must be an integer >= 1"),
-    ({"tables": ["3.1"]}, r"\['3.1'\] not in Chapter 4's notebook"),
-    ({"tables": ["4.4"]}, "not in Chapter 4's notebook"),     # a figure, not a table drawn from runs
+    ({"tables": ["4.4"]}, r"\['4.4'\] is no table of the thesis"),     # a figure, not one drawn from runs
     ({"profile": "fast"}, "unknown profile 'fast'"),
 ])
 def test_a_bad_parameter_is_a_clear_error(tmp_path, kw, message):

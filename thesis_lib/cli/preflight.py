@@ -19,7 +19,7 @@ from pathlib import Path
 import papermill as pm
 
 from thesis_lib import CLASSES
-from thesis_lib.core.catalogue import table_ids
+from thesis_lib.core.catalogue import figure_ids, table_ids
 from thesis_lib.core.atomic import check_writable
 from thesis_lib.core.profiles import check_profile, default_figures_dir, default_results_dir
 from thesis_lib.data.cifar10c import check_available
@@ -83,7 +83,8 @@ def _models(value: str):
 
 
 def _table_ids() -> tuple[str, ...]:
-    return table_ids()
+    """What a notebook's ``tables`` parameter may name: every table, and the figures drawn from runs (3.5, 3.6)."""
+    return table_ids() + figure_ids(trained=True)
 
 
 def _tables(value: str):
@@ -91,7 +92,8 @@ def _tables(value: str):
     ids = [str(x) for x in ast.literal_eval(v)] if v[:1] in "[(" else [t for t in re.split(r"[,\s]+", v) if t]
     bad = [t for t in ids if t not in _table_ids()]
     if not ids or bad:
-        raise ValueError(f"{value!r} names no table or unknown table(s) {bad}; tables are: {', '.join(_table_ids())}")
+        raise ValueError(f"{value!r} names no table or unknown table(s) {bad}; tables (and figures drawn from runs) "
+                         f"are: {', '.join(_table_ids())}")
     return ids
 
 

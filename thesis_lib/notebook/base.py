@@ -118,14 +118,22 @@ class ChapterNotebook:
             raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
         self.seeds = check_seeds(seeds)
         self.device, self.jobs = check_device(device), jobs
+        # ``tables`` may name any chapter's tables (./run_all.sh passes one list to every notebook): each notebook
+        # takes its own, and an id the thesis does not have is an error
+        everything = catalogue.table_ids() + catalogue.figure_ids(trained=True)
         known = catalogue.table_ids(self.chapter) + catalogue.figure_ids(self.chapter, trained=True)
+        if tables is not None and (isinstance(tables, str) or not hasattr(tables, "__iter__")):
+            raise ValueError(f"tables must be a list of table ids (e.g. [\"3.1\"]) or None for all, got {tables!r}")
         wanted = tuple(str(t) for t in tables) if tables is not None else known
-        unknown = [t for t in wanted if t not in known]
+        unknown = [t for t in wanted if t not in everything]
         if unknown:
-            raise ValueError(f"tables={list(wanted)}: {unknown} not in Chapter {self.chapter}'s notebook, which has "
-                             f"{', '.join(known)}")
-        self.tables = tuple(t for t in wanted if t in catalogue.TABLES)
-        self.figure_runs = tuple(t for t in wanted if t not in catalogue.TABLES)
+            raise ValueError(f"tables={list(wanted)}: {unknown} is no table of the thesis (nor a figure drawn from "
+                             f"runs); Chapter {self.chapter}'s notebook has {', '.join(known)}")
+        if not set(wanted) & set(known):
+            print(f"tables={list(wanted)}: none is Chapter {self.chapter}'s ({', '.join(known)}), so this notebook "
+                  "trains no run")
+        self.tables = tuple(t for t in known if t in wanted and t in catalogue.TABLES)
+        self.figure_runs = tuple(t for t in known if t in wanted and t not in catalogue.TABLES)
         self.results, self.figures = output_dirs(results_dir, figures_dir)
         self.cifar10 = data.load_cifar10_test()
         self.stamp = f"profile={profile} | images: {self.cifar10.provenance}"

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from thesis_lib.core import profiles
 from thesis_lib.core.atomic import atomic_path
 from thesis_lib.core.catalogue import HYP
 from thesis_lib.core.summary import mean_ci
@@ -19,6 +20,22 @@ from thesis_lib.runs.spec import RunSpec
 VALIDATION_SIZE = HYP["validation_size"]
 
 OURS, THEIRS = "#1f77b4", "#d62728"   # CIFAR-10S blue, CIFAR-10H red, as in the thesis's figures
+
+
+def one_model_grid(chapter: int, profile: str, seeds, models, tables, figures, default_model: str,
+                   all_tables: tuple[str, ...]) -> tuple[tuple[int, ...], str, tuple[str, ...]]:
+    """The common arguments of a one-architecture chapter's ``grid.build`` (Chapters 4 and 5), checked:
+    ``(seeds, model, tables)`` with the profile's seeds, ``default_model`` and every table where none are given."""
+    ps = profiles.settings(profile)
+    if figures:
+        raise ValueError(f"Chapter {chapter} has no figures drawn from runs; got {list(figures)}")
+    if models is not None and len(models) != 1:
+        raise ValueError(f"Chapter {chapter}'s tables use one model; got {list(models)}")
+    tables = all_tables if tables is None else tuple(tables)
+    unknown = set(tables) - set(all_tables)
+    if unknown:
+        raise ValueError(f"unknown table {sorted(unknown)}; Chapter {chapter} has {all_tables}")
+    return (tuple(seeds) if seeds is not None else ps.seeds), (models[0] if models else default_model), tables
 
 
 def eval_subset(test: np.ndarray, spec: RunSpec) -> np.ndarray:

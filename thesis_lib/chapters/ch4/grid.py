@@ -5,6 +5,7 @@ tables are one cache entry. The rows are the thesis's, in its order; what each l
 from __future__ import annotations
 
 from thesis_lib import data
+from thesis_lib.chapters.common import one_model_grid
 from thesis_lib.core import profiles
 from thesis_lib.core.catalogue import HYP, table_ids
 from thesis_lib.runs.grid import Grid, Row
@@ -25,20 +26,11 @@ def build(profile: str, seeds=None, models=None, tables=None, figures=None, imag
     """The grid of Tables 4.1-4.3 (``tables``, default all) for ``profile``; ``seeds`` and ``models`` (one model)
     override the profile's; ``confidence_gamma`` defaults to the thesis's (``HYP``). Chapter 4's labels come from
     lambda_h, not soft-label elicitations, so no label rule set applies: ``rules`` other than "thesis" is an error."""
-    ps = profiles.settings(profile)
-    if figures:
-        raise ValueError(f"Chapter 4 has no figures drawn from runs; got {list(figures)}")
-    seeds = tuple(seeds) if seeds is not None else ps.seeds
-    if models is not None and len(models) != 1:
-        raise ValueError(f"Chapter 4's tables use one model; got {list(models)}")
-    model = models[0] if models else ps.mixup.models[0]
     if rules != "thesis":
         raise ValueError(f"rules={rules!r}: Chapter 4's labels come from lambda_h, not soft-label elicitations, "
                          "so no label rule set applies; leave it 'thesis'")
-    tables = TABLES if tables is None else tuple(tables)
-    unknown = set(tables) - set(TABLES)
-    if unknown:
-        raise ValueError(f"unknown table {sorted(unknown)}; Chapter 4 has {TABLES}")
+    seeds, model, tables = one_model_grid(4, profile, seeds, models, tables, figures,
+                                          profiles.settings(profile).mixup.models[0], TABLES)
     if images is None:
         images = data.image_source()
     confidence_gamma = HYP["confidence_gamma"] if confidence_gamma is None else confidence_gamma

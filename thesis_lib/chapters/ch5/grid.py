@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from thesis_lib import data
 from thesis_lib.chapters.ch5.runs import ALGORITHMS, DEFAULTS, ENT_WC_ALPHA, check_label_method, is_ent_wc
-from thesis_lib.chapters.common import choose
+from thesis_lib.chapters.common import choose, one_model_grid
 from thesis_lib.core import profiles
 from thesis_lib.core.catalogue import table_ids
 from thesis_lib.runs.grid import Grid, Row
@@ -50,17 +50,8 @@ def build(profile: str, seeds=None, models=None, tables=None, figures=None, imag
     """The grid of Tables 5.1, 5.2 and C.1 (``tables``, default all) for ``profile``; ``seeds`` and ``models`` (one
     model) override the profile's; ``chosen`` replaces the thesis's alpha / kappa choices (see :func:`overrides`);
     ``rules`` is every run's label rule set (the default keeps the default run keys; checked by each spec)."""
-    ps = profiles.settings(profile)
-    if figures:
-        raise ValueError(f"Chapter 5 has no figures drawn from runs; got {list(figures)}")
-    seeds = tuple(seeds) if seeds is not None else ps.seeds
-    if models is not None and len(models) != 1:
-        raise ValueError(f"Chapter 5's tables use one model; got {list(models)}")
-    model = models[0] if models else ps.mixup.models[-1]
-    tables = TABLES if tables is None else tuple(tables)
-    unknown = set(tables) - set(TABLES)
-    if unknown:
-        raise ValueError(f"unknown table {sorted(unknown)}; Chapter 5 has {TABLES}")
+    seeds, model, tables = one_model_grid(5, profile, seeds, models, tables, figures,
+                                          profiles.settings(profile).mixup.models[-1], TABLES)
     images = images or data.image_source()
     over = overrides(chosen)
     ent_alpha = float(over.get("ent_wc", {}).get("alpha", ENT_WC_ALPHA))

@@ -199,3 +199,21 @@ def test_plots_return_figures(real):
     finally:
         for f in figs:
             plt.close(f)
+
+
+def test_jittered_figures_do_not_depend_on_what_ran_before(tmp_path):
+    """Figs 4.2 and 4.5 jitter their points with NumPy's global generator (seaborn): fixed, the PNG is the same
+    whatever state a cell before left, and that state is left as it was."""
+    import hashlib
+
+    frame = c4.relabel_frame()
+    pngs = []
+    for seed in (1, 2):
+        np.random.seed(seed)
+        before = np.random.get_state()[1].copy()
+        fig = p4.fig_4_2(frame)
+        fig.savefig(tmp_path / f"{seed}.png", dpi=50)
+        plt.close(fig)
+        pngs.append(hashlib.sha256((tmp_path / f"{seed}.png").read_bytes()).hexdigest())
+        assert (np.random.get_state()[1] == before).all()
+    assert pngs[0] == pngs[1]

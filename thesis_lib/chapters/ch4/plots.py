@@ -18,6 +18,17 @@ from thesis_lib.data.hmix import mix_images, parse_stimulus
 from thesis_lib.chapters.common import OURS, THEIRS
 
 
+def _stripplot(**kw) -> None:
+    """``seaborn.stripplot`` with a fixed jitter: seaborn draws it from NumPy's global generator, so the same data
+    gave a different PNG depending on what ran before; the global state is restored afterwards."""
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        sns.stripplot(**kw)
+    finally:
+        np.random.set_state(state)
+
+
 def _as_uint8(mixed: np.ndarray) -> np.ndarray:
     """Stimuli are float on 0-255 (lambda * x_a + (1 - lambda) * x_b); round to the 8-bit image people saw."""
     return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
@@ -49,8 +60,8 @@ def fig_4_2(frame: pd.DataFrame):
     """
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     _alignment_line(ax)
-    sns.stripplot(data=frame, x="lambda_f", y="lambda_h", native_scale=True, jitter=0.025, size=2, alpha=0.25,
-                  color="0.4", ax=ax, zorder=2)
+    _stripplot(data=frame, x="lambda_f", y="lambda_h", native_scale=True, jitter=0.025, size=2, alpha=0.25,
+               color="0.4", ax=ax, zorder=2)
     sns.boxplot(data=frame, x="lambda_f", y="lambda_h", native_scale=True, width=0.4, color=OURS, fill=False,
                 showfliers=False, ax=ax, zorder=3)
     summary = lambda_h_by_lambda_f(frame)
@@ -126,7 +137,7 @@ def fig_4_5(groups: EntropyGroups):
     fig, ax = plt.subplots(figsize=(6, 4.5))
     sns.boxplot(data=data, x="group", y="omega", order=order, hue="group", hue_order=order,
                 palette=[THEIRS, OURS, "0.7"], showfliers=False, width=0.5, ax=ax, legend=False)
-    sns.stripplot(data=data, x="group", y="omega", order=order, color="0.2", size=2, alpha=0.3, jitter=0.2, ax=ax)
+    _stripplot(data=data, x="group", y="omega", order=order, color="0.2", size=2, alpha=0.3, jitter=0.2, ax=ax)
     ax.set_xticks(range(len(order)), labels, fontsize=8)
     ax.set(xlabel="endpoint entropy (CIFAR-10H)", ylabel="confidence omega", ylim=(-0.02, 1.02),
            title="Confidence by endpoint entropy")

@@ -26,18 +26,9 @@ from thesis_lib.core import catalogue
 from thesis_lib.core.profiles import check_profile, output_dirs
 from thesis_lib.models import MODEL_NAMES
 from thesis_lib.reporting import forest, provenance_sensitivity, tables
+from thesis_lib.reporting.render import display
 from thesis_lib.runs.grid import Grid
 from thesis_lib.runs.run import run_records
-
-
-def display(obj) -> None:
-    """IPython's display in a notebook, print elsewhere (a script, a test)."""
-    try:
-        from IPython.display import display as ipython_display
-    except ImportError:  # pragma: no cover - outside IPython
-        print(obj)
-        return
-    ipython_display(obj)
 
 
 def check_fraction(name: str, value, low: float = 0.0, high: float = 1.0, *, open_high: bool = False,
@@ -111,12 +102,12 @@ class ChapterNotebook:
     #: how :meth:`table` lays a table out (:func:`thesis_lib.reporting.tables.show`'s ``label`` and ``by_group``)
     table_style: dict = {}
 
-    def __init__(self, profile: str, *, seeds=None, tables=None, device: str = "auto", jobs: int = 1,
+    def __init__(self, profile: str, *, seeds=None, models=None, tables=None, device: str = "auto", jobs: int = 1,
                  results_dir=None, figures_dir=None):
         self.profile = check_profile(profile)          # 'full' needs a GPU: it is the thesis protocol
         if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
             raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
-        self.seeds = check_seeds(seeds)
+        self.seeds, self.models = check_seeds(seeds), check_models(models)
         self.device, self.jobs = check_device(device), jobs
         # ``tables`` may name any chapter's tables (./run_all.sh passes one list to every notebook): each notebook
         # takes its own, and an id the thesis does not have is an error
@@ -156,8 +147,9 @@ class ChapterNotebook:
     # -- the runs ---------------------------------------------------------------------------------------------------
 
     def train(self, **params) -> Grid:
-        """Build the chapter's grid for the tables (and figures) asked for, with the chapter's ``params``, and run
-        it through the cache: cached runs are loaded, the rest trained (``device``, ``jobs``)."""
+        """Build the chapter's grid for the tables (and figures) asked for, with the notebook's seeds and models and
+        the chapter's ``params``, and run it through the cache: cached runs are loaded, the rest trained (``device``, ``jobs``)."""
+        params = {"seeds": self.seeds, "models": self.models, **params}
         self.grid = grids.build(self.chapter, self.profile, tables=self.tables, figures=self.figure_runs,
                                 images=self.cifar10.provenance.source, **params)
         specs = self.grid.specs()

@@ -20,8 +20,8 @@ from thesis_lib.chapters.ch3 import grid as chapter3_grid
 from thesis_lib.chapters.ch3 import plots, stats
 from thesis_lib.chapters.common import SavedFigure
 from thesis_lib.core.catalogue import HYP
-from thesis_lib.notebook.base import (ChapterNotebook, check_bool, check_fraction, check_models, check_rules,
-                                     display)
+from thesis_lib.notebook.base import ChapterNotebook, check_bool, check_fraction, check_rules
+from thesis_lib.reporting.render import display
 from thesis_lib.runs.grid import Grid
 
 #: the CSV of the statistics the chapter quotes (the report reads it)
@@ -40,8 +40,7 @@ class Chapter3(ChapterNotebook):
         gamma = check_fraction("gamma", gamma, 0.0, 1.0, open_high=True)
         beta = check_fraction("beta", beta, 0.0, 1.0)
         rules, tune = check_rules(rules), check_bool("tune", tune)
-        self.models = check_models(models)
-        super().__init__(profile, seeds=seeds, tables=tables, device=device, jobs=jobs, results_dir=results_dir,
+        super().__init__(profile, seeds=seeds, models=models, tables=tables, device=device, jobs=jobs, results_dir=results_dir,
                          figures_dir=figures_dir)
         self.rules, self.tune = rules, tune
         self.gamma = HYP["gamma"] if gamma is None else gamma
@@ -179,7 +178,7 @@ class Chapter3(ChapterNotebook):
         """Section 3.3's runs for the tables and figures asked for, with this notebook's gamma, beta, learning
         rates, label rules, seeds and models (``params`` override them), through the run cache."""
         return super().train(**{"gamma": self.gamma, "beta": self.beta, "lrs": self.lrs, "rules": self.rules,
-                                "seeds": self.seeds, "models": self.models, **params})
+                                **params})
 
     def _figure(self, fid: str, name: str, **kw) -> SavedFigure | None:
         """A figure drawn from the runs of grid entry ``fid`` (:func:`plots.metric_curves` with ``kw``), saved as

@@ -46,7 +46,7 @@ class Chapter4(ChapterNotebook):
                                           open_high=True)
         self.boundary = check_boundary(boundary)
         self.model = check_model(model)
-        super().__init__(profile, seeds=seeds, tables=tables, device=device, jobs=jobs, results_dir=results_dir,
+        super().__init__(profile, seeds=seeds, models=[model] if model else None, tables=tables, device=device, jobs=jobs, results_dir=results_dir,
                          figures_dir=figures_dir)
         self.confidence_gamma = HYP["confidence_gamma"] if confidence_gamma is None else confidence_gamma
         self.stimuli = data.load_first_collection()
@@ -112,5 +112,4 @@ class Chapter4(ChapterNotebook):
     def train(self, **params) -> Grid:
         """Section 4.3's runs for the tables asked for, with this notebook's seeds, model and confidence_gamma
         (``params`` override them), through the run cache."""
-        return super().train(**{"seeds": self.seeds, "models": [self.model] if self.model else None,
-                                "confidence_gamma": self.confidence_gamma, **params})
+        return super().train(**{"confidence_gamma": self.confidence_gamma, **params})

@@ -40,7 +40,7 @@ class Chapter5(ChapterNotebook):
     def __init__(self, profile: str = "quick", *, seeds=None, model=None, tables=None, rules: str = "thesis",
                  tune: bool = False, device: str = "auto", jobs: int = 1, results_dir=None, figures_dir=None):
         rules, tune, model = check_rules(rules), check_bool("tune", tune), check_model(model)
-        super().__init__(profile, seeds=seeds, tables=tables, device=device, jobs=jobs, results_dir=results_dir,
+        super().__init__(profile, seeds=seeds, models=[model] if model else None, tables=tables, device=device, jobs=jobs, results_dir=results_dir,
                          figures_dir=figures_dir)
         self.model, self.rules, self.tune = model, rules, tune
         self.chosen: dict | None = None            # the validation choices, when tune=True made them
@@ -98,8 +98,7 @@ class Chapter5(ChapterNotebook):
     def train(self, **params) -> Grid:
         """Section 5.2's runs for the tables asked for, with this notebook's seeds, model, label rules and
         validation choices (``params`` override them), through the run cache."""
-        return super().train(**{"seeds": self.seeds, "models": [self.model] if self.model else None,
-                                "rules": self.rules, "chosen": self.chosen, **params})
+        return super().train(**{"rules": self.rules, "chosen": self.chosen, **params})
 
     def tau_curves(self) -> dict:
         """Appendix C's fitted ``{(i, j): (k, m)}`` of every class pair (computed once)."""

@@ -46,6 +46,7 @@ from thesis_lib import data
 from thesis_lib.runs.grid import Grid, Row
 from thesis_lib.core import atomic
 from thesis_lib.reporting.recompute import EvalOutputs, eval_outputs
+from thesis_lib.reporting.render import display
 from thesis_lib.training.metrics import calibration_bin_size
 
 EVAL_SETS = {"cifar10h": "CIFAR-10H", "cifar10s": "CIFAR-10S"}
@@ -302,10 +303,6 @@ def show(tables: Grid | dict[str, list[Row]], records: dict[str, dict], out_dir,
             frame.to_csv(tmp, index=False)
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
-    try:
-        from IPython.display import display  # IPython only inside a notebook
-    except ImportError:  # pragma: no cover - outside a notebook
-        display = print
     if not frame.empty and (frame.note.astype(object) == ALL_EXACT).all():
         print("Every evaluation image is pixel-exact (official CIFAR-10 archive): nothing rests on the "
               "reconstruction, so there is nothing to compare.")

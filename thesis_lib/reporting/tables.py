@@ -13,7 +13,7 @@ import pandas as pd
 from thesis_lib.core import atomic, catalogue
 from thesis_lib.core.summary import mean_ci
 from thesis_lib.reporting import recompute
-from thesis_lib.reporting.render import ALL_BINS, AUTHORS, symbols, table_body
+from thesis_lib.reporting.render import ALL_BINS, AUTHORS, display, symbols, table_body
 from thesis_lib.runs.grid import Grid, Row
 
 EVAL_SETS = {"cifar10h": "CIFAR-10H", "cifar10s": "CIFAR-10S"}
@@ -139,9 +139,5 @@ def show(table: str, rows: Grid | list[Row], records: dict[str, dict], out_dir: 
     for key, grp in frame.groupby(["group", "row"] if by_group else "row", sort=False):
         head = {"evaluation": key[0], label: key[1]} if by_group else {label: key}
         lines.append({**head, **{m: show_cell(x.ours, x.thesis) for m, x in grp.set_index("metric").iterrows()}})
-    try:
-        from IPython.display import display  # IPython only inside a notebook
-    except ImportError:  # pragma: no cover - outside a notebook
-        display = print
     display(pd.DataFrame(lines))
     return frame

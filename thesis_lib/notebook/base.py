@@ -148,7 +148,8 @@ class ChapterNotebook:
 
     def train(self, **params) -> Grid:
         """Build the chapter's grid for the tables (and figures) asked for, with the notebook's seeds and models and
-        the chapter's ``params``, and run it through the cache: cached runs are loaded, the rest trained (``device``, ``jobs``)."""
+        the chapter's ``params``, and run it through the cache: cached runs are loaded, the rest trained
+        (``device``, ``jobs``)."""
         params = {"seeds": self.seeds, "models": self.models, **params}
         self.grid = grids.build(self.chapter, self.profile, tables=self.tables, figures=self.figure_runs,
                                 images=self.cifar10.provenance.source, **params)

@@ -40,8 +40,8 @@ class Chapter3(ChapterNotebook):
         gamma = check_fraction("gamma", gamma, 0.0, 1.0, open_high=True)
         beta = check_fraction("beta", beta, 0.0, 1.0)
         rules, tune = check_rules(rules), check_bool("tune", tune)
-        super().__init__(profile, seeds=seeds, models=models, tables=tables, device=device, jobs=jobs, results_dir=results_dir,
-                         figures_dir=figures_dir)
+        super().__init__(profile, seeds=seeds, models=models, tables=tables, device=device, jobs=jobs,
+                         results_dir=results_dir, figures_dir=figures_dir)
         self.rules, self.tune = rules, tune
         self.gamma = HYP["gamma"] if gamma is None else gamma
         self.beta = HYP["beta"] if beta is None else beta

@@ -46,8 +46,8 @@ class Chapter4(ChapterNotebook):
                                           open_high=True)
         self.boundary = check_boundary(boundary)
         self.model = check_model(model)
-        super().__init__(profile, seeds=seeds, models=[model] if model else None, tables=tables, device=device, jobs=jobs, results_dir=results_dir,
-                         figures_dir=figures_dir)
+        super().__init__(profile, seeds=seeds, models=[model] if model else None, tables=tables, device=device,
+                         jobs=jobs, results_dir=results_dir, figures_dir=figures_dir)
         self.confidence_gamma = HYP["confidence_gamma"] if confidence_gamma is None else confidence_gamma
         self.stimuli = data.load_first_collection()
         self.frame = analysis.relabel_frame()

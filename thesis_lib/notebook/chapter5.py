@@ -40,8 +40,8 @@ class Chapter5(ChapterNotebook):
     def __init__(self, profile: str = "quick", *, seeds=None, model=None, tables=None, rules: str = "thesis",
                  tune: bool = False, device: str = "auto", jobs: int = 1, results_dir=None, figures_dir=None):
         rules, tune, model = check_rules(rules), check_bool("tune", tune), check_model(model)
-        super().__init__(profile, seeds=seeds, models=[model] if model else None, tables=tables, device=device, jobs=jobs, results_dir=results_dir,
-                         figures_dir=figures_dir)
+        super().__init__(profile, seeds=seeds, models=[model] if model else None, tables=tables, device=device,
+                         jobs=jobs, results_dir=results_dir, figures_dir=figures_dir)
         self.model, self.rules, self.tune = model, rules, tune
         self.chosen: dict | None = None            # the validation choices, when tune=True made them
         self._composition: analysis.SoftComposition | None = None

@@ -39,6 +39,7 @@ MODEL_NAMES = {"resnet34a": "ResNet-34A", "resnet50": "ResNet-50", "vgg11": "VGG
                "preact_resnet18": "PreAct ResNet-18", "preact_resnet34": "PreAct ResNet-34",
                "resnet34_mixup": "ResNet-34 (mixup code)", "small_cnn": "small CNN"}
 
+
 def display(obj) -> None:
     """IPython's display inside a notebook, ``print`` elsewhere (a script, a test): how every notebook-facing call
     shows a frame."""
